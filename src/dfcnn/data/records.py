@@ -19,6 +19,7 @@ class ImageRecord:
     label: str
     labels: tuple[str, ...] = ()
     instance_id: str | None = None
+    instance_ids: tuple[str, ...] = ()  # every product instance in a multi-object scene
     boxes: tuple[tuple[float, float, float, float], ...] = ()
     box_labels: tuple[str, ...] = ()
     split: str = "database"
@@ -26,3 +27,8 @@ class ImageRecord:
 
     def label_set(self) -> frozenset[str]:
         return frozenset(self.labels or (self.label,))
+
+    def instance_set(self) -> frozenset[str]:
+        if self.instance_ids:
+            return frozenset(self.instance_ids)
+        return frozenset((self.instance_id,)) if self.instance_id is not None else frozenset()
