@@ -26,11 +26,23 @@ PARENT_ID_FILE = "mlflow_parent_run_id"
 MAX_PARAM_CHARS = 6000
 
 
+_uri_we_set: str | None = None  # mlflow.set_tracking_uri exports $MLFLOW_TRACKING_URI; not the user's
+
+
+def user_tracking_uri() -> str | None:
+    value = os.environ.get("MLFLOW_TRACKING_URI")
+    return value if value and value != _uri_we_set else None
+
+
+def uses_embedded_store(cfg: DictConfig) -> bool:
+    return not cfg.mlflow.get("tracking_uri") and not user_tracking_uri()
+
+
 def tracking_uri(cfg: DictConfig) -> str:
     if cfg.mlflow.get("tracking_uri"):
         return str(cfg.mlflow.tracking_uri)
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
+    if user_tracking_uri():
+        return user_tracking_uri()
     outputs = Path(cfg.paths.outputs).resolve()
     outputs.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{outputs / 'mlflow.db'}"
@@ -38,15 +50,17 @@ def tracking_uri(cfg: DictConfig) -> str:
 
 def ensure_experiment(cfg: DictConfig) -> str:
     """Point MLflow at the configured store and return the experiment id, creating it if new."""
-    uri = tracking_uri(cfg)
-    mlflow.set_tracking_uri(uri)
+    global _uri_we_set
+    embedded = uses_embedded_store(cfg)
+    _uri_we_set = tracking_uri(cfg)
+    mlflow.set_tracking_uri(_uri_we_set)
     name = cfg.mlflow.experiment
     client = MlflowClient()
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
     artifact_location = None
-    if uri.startswith("sqlite:///") and not cfg.mlflow.get("tracking_uri") and "MLFLOW_TRACKING_URI" not in os.environ:
+    if embedded:
         artifact_location = (Path(cfg.paths.outputs).resolve() / "mlartifacts" / name).as_uri()
     try:
         return client.create_experiment(name, artifact_location=artifact_location)
