@@ -51,5 +51,5 @@ def test_ranking_summary():
     ranked = np.array([[1, 0, 1], [0, 0, 1]], dtype=bool)
     out = ranking_summary(ranked, np.array([2, 1]), ks=(1, 2))
     assert out["mAP"] == pytest.approx(((1 + 2 / 3) / 2 + 1 / 3) / 2)
-    assert out["P@1"] == pytest.approx(0.5) and out["top1"] == pytest.approx(0.5)
-    assert out["R@2"] == pytest.approx((0.5 + 0.0) / 2)
+    assert out["P_at_1"] == pytest.approx(0.5) and out["top1"] == pytest.approx(0.5)
+    assert out["R_at_2"] == pytest.approx((0.5 + 0.0) / 2)

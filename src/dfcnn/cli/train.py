@@ -29,7 +29,7 @@ def main(cfg: DictConfig) -> float:
         result = evaluate_method(cfg, splits, skip_log=skip_log)
         mlflow.log_metrics(result.metrics)
         mlflow.set_tags({f"info.{k}": str(v) for k, v in result.info.items()})
-        mlflow.log_metric("skipped_images", skip_log.count)
+        mlflow.log_metrics(skip_log.metrics())
         if skip_log.count:
             mlflow.log_artifact(str(skip_log.path))
     return result.metrics["mAP"]  # the value an optimising sweeper maximises

@@ -16,7 +16,7 @@ from dfcnn.config.data import DataConfig
 from dfcnn.config.features import AggregatorConfig, BackboneConfig
 from dfcnn.config.forest import ForestConfig
 from dfcnn.config.method import MethodConfig
-from dfcnn.config.retrieval import RetrievalConfig
+from dfcnn.config.retrieval import RetrievalConfig, SearchRetrievalConfig
 
 
 @dataclass
@@ -59,6 +59,8 @@ class TrainConfig(PipelineConfig):
 @dataclass
 class IndexConfig(PipelineConfig):
     index_dir: str = MISSING
+    add: bool = False  # add the images not yet indexed to an existing index (its fitted describer is reused)
+    overwrite: bool = False  # rebuild an existing index from scratch
 
 
 @dataclass
@@ -68,12 +70,30 @@ class SearchConfig(BaseRunConfig):
     top_k: int = 10
     output: str = "results.jsonl"
     box: Optional[list[float]] = None  # optional query crop [x0, y0, x1, y1]
-    retrieval: Optional[RetrievalConfig] = None  # None: the settings stored with the index
+    # search-time retrieval settings to change, e.g. retrieval.fuzzy=false (default: those stored
+    # with the index); index-time ones (attribute_weight, dba, fuzzy_k, backend ...) must match the index
+    retrieval: SearchRetrievalConfig = field(default_factory=SearchRetrievalConfig)
+
+
+@dataclass
+class FiguresConfig:
+    """How much data each paper artefact uses (SPEC §5)."""
+
+    frp_top_l: int = 10  # Fig. 10: L of FRP(L)
+    fig10_searches: int = 100  # Fig. 10: searches per scene type
+    fig11_lengths: list[int] = field(default_factory=lambda: [20, 40, 60, 80, 100])
+    fig11_searches_per_field: int = 20
+    fig8_megapixels: list[float] = field(default_factory=lambda: [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+    fig8_scenes: int = 3  # scenes per scene type and pixel count
+    fig9_images_per_field: int = 5
+    fig9_repeats: int = 10
 
 
 @dataclass
 class ReproduceConfig(PipelineConfig):
     methods: list[str] = field(default_factory=lambda: ["dfcnn", "cnn", "inception", "surf"])
+    artefacts: list[str] = field(default_factory=lambda: ["fig7", "fig8", "fig9", "fig10", "fig11", "table1"])
+    figures: FiguresConfig = field(default_factory=FiguresConfig)
     top_k: int = 10
     report_dir: Optional[str] = None  # default: <paths.outputs>/paper
 

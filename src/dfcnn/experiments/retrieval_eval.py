@@ -28,6 +28,10 @@ class MethodResult:
     ranked_ids: np.ndarray  # [n_queries, n_database] database ids, best first
     relevance: np.ndarray  # [n_queries, n_database] relevance in ranked order
     info: dict
+    describer: object = None  # the fitted describer, for timing and consistency experiments
+    index: object = None
+    query_vectors: np.ndarray | None = None
+    database_vectors: np.ndarray | None = None
 
 
 def evaluate_method(cfg: DictConfig, splits, skip_log=None) -> MethodResult:
@@ -58,6 +62,6 @@ def evaluate_method(cfg: DictConfig, splits, skip_log=None) -> MethodResult:
                     "n_database": float(len(database)), "n_queries": float(len(queries)),
                     "descriptor_dim": float(db_vectors.shape[1])})
     log.info("%s: mAP %.3f  P@10 %.3f  (%d db, %d queries)", cfg.method.name, metrics["mAP"],
-             metrics["P@10"], len(database), len(queries))
+             metrics["P_at_10"], len(database), len(queries))
     return MethodResult(cfg.method.name, metrics, database, queries, ranked_ids, ranked_rel,
-                        dict(getattr(describer, "info", {})))
+                        dict(getattr(describer, "info", {})), describer, index, q_vectors, db_vectors)

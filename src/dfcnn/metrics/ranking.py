@@ -82,7 +82,7 @@ def ranking_summary(rel_ranked: np.ndarray, n_relevant: np.ndarray, ks: Sequence
     """mAP, P@k, R@k and top-1 over queries; ``rel_ranked[q]`` is query q's ranked relevance."""
     out = {"mAP": float(np.mean([average_precision(r, n) for r, n in zip(rel_ranked, n_relevant)]))}
     for k in ks:
-        out[f"P@{k}"] = float(np.mean([precision_at(r, k) for r in rel_ranked]))
-        out[f"R@{k}"] = float(np.mean([recall_at(r, k, n) for r, n in zip(rel_ranked, n_relevant)]))
+        out[f"P_at_{k}"] = float(np.mean([precision_at(r, k) for r in rel_ranked]))
+        out[f"R_at_{k}"] = float(np.mean([recall_at(r, k, n) for r, n in zip(rel_ranked, n_relevant)]))
     out["top1"] = float(np.mean([bool(r[0]) if len(r) else False for r in rel_ranked]))
     return out
