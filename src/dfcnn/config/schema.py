@@ -12,6 +12,7 @@ from typing import Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from dfcnn.config.baselines import SurfConfig
 from dfcnn.config.data import DataConfig
 from dfcnn.config.features import AggregatorConfig, BackboneConfig
 from dfcnn.config.forest import ForestConfig
@@ -49,6 +50,7 @@ class PipelineConfig(BaseRunConfig):
     aggregator: AggregatorConfig = field(default_factory=AggregatorConfig)
     forest: ForestConfig = field(default_factory=ForestConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    surf: SurfConfig = field(default_factory=SurfConfig)
 
 
 @dataclass
