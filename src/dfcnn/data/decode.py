@@ -67,6 +67,11 @@ def _os_reason(exc: OSError) -> str:
     return ""
 
 
+def _data_reason(message: str) -> str:
+    """Pillow reports a file cut short as "...truncated..." / "Truncated File Read"."""
+    return "truncated" if "truncat" in message.lower() else "corrupt"
+
+
 def _check_file(path) -> None:
     """Raise for paths that cannot be opened as a regular, non-empty file."""
     try:
@@ -91,7 +96,7 @@ def _open(path, max_pixels: int) -> Image.Image:
     except UnidentifiedImageError as exc:
         raise ImageDecodeError(path, "not_an_image", "unknown or unsupported format") from exc
     except OSError as exc:
-        raise ImageDecodeError(path, _os_reason(exc) or "corrupt", str(exc)) from exc
+        raise ImageDecodeError(path, _os_reason(exc) or _data_reason(str(exc)), str(exc)) from exc
     except (ValueError, SyntaxError, EOFError, struct.error) as exc:
         raise ImageDecodeError(path, "corrupt", str(exc)) from exc
     if im.width <= 0 or im.height <= 0:
@@ -132,7 +137,7 @@ def load_image(path, max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int | None 
             im.load()
         except OSError as exc:
             text = str(exc)
-            reason = _os_reason(exc) or ("truncated" if "truncated" in text or "broken data stream" in text else "corrupt")
+            reason = _os_reason(exc) or _data_reason(text)
             raise ImageDecodeError(path, reason, text) from exc
         except (ValueError, SyntaxError, EOFError, struct.error, MemoryError) as exc:
             raise ImageDecodeError(path, "corrupt", f"{type(exc).__name__}: {exc}") from exc
@@ -182,3 +187,20 @@ def to_rgb(im: Image.Image) -> Image.Image:
             arr = arr.astype(np.float64) / 257.0
         im = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
     return im.convert("RGB")
+
+
+def iter_images(records, skip_log=None, max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int | None = None):
+    """Yield ``(record, RGB image)`` for every decodable record; bad ones go to ``skip_log``.
+
+    The loop every describer runs: one bad file costs one ``skipped.jsonl`` line, not the run.
+    """
+    for record in records:
+        try:
+            image = load_image(record.path, max_pixels=max_pixels, max_side=max_side)
+        except ImageDecodeError as err:
+            if skip_log is not None:
+                skip_log.add_error(err)
+            else:
+                logger.warning("skipped %s", err)
+            continue
+        yield record, image
