@@ -100,11 +100,33 @@ class ReproduceConfig(PipelineConfig):
     report_dir: Optional[str] = None  # default: <paths.outputs>/paper
 
 
+@dataclass
+class ServeConfig(BaseRunConfig):
+    """dfcnn-serve: one index behind an HTTP API and a search page."""
+
+    index_dir: str = MISSING
+    host: str = "127.0.0.1"  # loopback by default; another host needs api_key or allow_public=true
+    port: int = 8000
+    api_key: Optional[str] = None  # required in the X-API-Key header when set (serve.yaml reads $DFCNN_SERVE_API_KEY)
+    allow_public: bool = False  # bind a non-loopback host without an api_key
+    max_upload_mb: float = 20.0
+    max_pixels: int = 40_000_000  # decompression-bomb guard for uploads and thumbnails
+    default_top_k: int = 10
+    max_top_k: int = 100
+    thumb_size: int = 256
+    thumbs_dir: Optional[str] = None  # default: <paths.outputs>/serve/thumbs
+    max_pending: int = 16  # searches queued at once before 503
+    log_level: str = "info"
+    access_log: bool = True
+    retrieval: SearchRetrievalConfig = field(default_factory=SearchRetrievalConfig)
+
+
 SCHEMAS = {
     "train_schema": TrainConfig,
     "index_schema": IndexConfig,
     "search_schema": SearchConfig,
     "reproduce_schema": ReproduceConfig,
+    "serve_schema": ServeConfig,
 }
 
 
