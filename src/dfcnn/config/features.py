@@ -27,4 +27,5 @@ class AggregatorConfig:
     gem_p: float = 3.0
     whiten: bool = True
     whiten_dim: Optional[int] = 512  # None = min(L, 512)
-    whiten_shrinkage: float = 0.0
+    whiten_shrinkage: float = 0.0  # covariance shrinkage towards a scaled identity, 0..1
+    whiten_eps: float = 1e-6  # eigenvalue floor, relative to the largest eigenvalue

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 from dfcnn.data.records import ImageRecord
 from dfcnn.metrics.ranking import ranking_summary, relevance_matrix
 from dfcnn.methods import build_describer
-from dfcnn.retrieval.exact import ExactIndex
+from dfcnn.retrieval.engine import SearchEngine, settings_from
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,11 @@ class MethodResult:
 
 
 def evaluate_method(cfg: DictConfig, splits, skip_log=None) -> MethodResult:
-    """Fit on ``splits.train``, index ``splits.database``, rank it for every ``splits.query``."""
+    """Fit on ``splits.train``, index ``splits.database``, rank it for every ``splits.query``.
+
+    Ranking goes through the same search engine as ``dfcnn-search`` (fuzzy re-ranking, alpha-QE
+    and DBA as ``cfg.retrieval`` sets them).
+    """
     describer = build_describer(cfg)
     started = time.perf_counter()
     describer.fit(splits.train, skip_log=skip_log)
@@ -49,8 +53,7 @@ def evaluate_method(cfg: DictConfig, splits, skip_log=None) -> MethodResult:
     if not database or not queries:
         raise ValueError(f"method {cfg.method.name}: no usable database ({len(database)}) or query ({len(queries)}) images")
 
-    index = ExactIndex(db_vectors.shape[1])
-    index.add(db_vectors)
+    index = SearchEngine.build(db_vectors, settings_from(cfg.retrieval))  # re-ranking + feedback as configured
     started = time.perf_counter()
     _, ranked_ids = index.search(q_vectors, k=index.ntotal)
     search_ms = 1000 * (time.perf_counter() - started) / len(queries)
