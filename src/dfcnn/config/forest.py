@@ -25,7 +25,8 @@ class ForestConfig:
     max_layers: int = 4
     patience: int = 1
     tol: float = 0.0
-    validation_fraction: float = 0.2
-    n_jobs: int = 2
+    validation_fraction: float = 0.2  # held out to choose the depth; 0: monitor out-of-fold accuracy
+    refit: bool = True  # gcForest: refit the chosen depth on training + validation data
+    n_jobs: int = 2  # fold models fitted at once (each single-threaded)
     seed: int = 0
     xgb: XGBConfig = field(default_factory=XGBConfig)
