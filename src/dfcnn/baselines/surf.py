@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from dfcnn.baselines._io import load_json, save_json
+from dfcnn.persist import atomic_write_json as save_json, load_json
 from dfcnn.baselines.surf_features import SurfExtractor
 from dfcnn.baselines.vlad import VladEncoder
 from dfcnn.config.baselines import SurfConfig

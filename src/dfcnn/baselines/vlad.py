@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
-from dfcnn.baselines._io import load_json, load_npy, save_json, save_npy
+from dfcnn.persist import atomic_save_npy as save_npy, atomic_write_json as save_json, load_json, load_npy
 
 logger = logging.getLogger(__name__)
 

@@ -21,13 +21,12 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
+from dfcnn.errors import MissingWeightsError  # an UnavailableError: reproduce reports it, carries on
+
 logger = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-from dfcnn.errors import MissingWeightsError  # noqa: E402  (shared with the method runner)
 
 
 @dataclass(frozen=True)

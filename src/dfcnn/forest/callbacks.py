@@ -17,6 +17,8 @@ from typing import Any, Optional, Protocol, runtime_checkable
 
 import numpy as np
 
+from dfcnn.persist import atomic_save_npy, atomic_write_json, load_npy
+
 logger = logging.getLogger(__name__)
 
 
@@ -248,9 +250,9 @@ class Checkpoint(Callback):
         n = int(saved["n_layers"])
         n_jobs = model._n_jobs()
         state.layers = [io.load_layer(os.path.join(self.directory, f"layer{t}"), n_jobs=n_jobs) for t in range(n)]
-        state.train_cv = io.load_array(os.path.join(self.directory, "train_cv.npy"))
+        state.train_cv = load_npy(os.path.join(self.directory, "train_cv.npy"))
         val_path = os.path.join(self.directory, "val_cv.npy")
-        state.val_cv = io.load_array(val_path) if saved.get("has_val") else None
+        state.val_cv = load_npy(val_path) if saved.get("has_val") else None
         state.history = saved["history"]
         state.best_layer = int(saved["best_layer"])
         state.best_score = float(saved["best_score"])
@@ -265,9 +267,9 @@ class Checkpoint(Callback):
 
         os.makedirs(self.directory, exist_ok=True)
         io.save_layer(state.layers[layer], os.path.join(self.directory, f"layer{layer}"))
-        io.save_array(os.path.join(self.directory, "train_cv.npy"), state.train_cv)
+        atomic_save_npy(os.path.join(self.directory, "train_cv.npy"), state.train_cv)
         if state.val_cv is not None:
-            io.save_array(os.path.join(self.directory, "val_cv.npy"), state.val_cv)
+            atomic_save_npy(os.path.join(self.directory, "val_cv.npy"), state.val_cv)
         saved: dict[str, Any] = {
             "fingerprint": state.fingerprint,
             "n_layers": layer + 1,
@@ -278,4 +280,4 @@ class Checkpoint(Callback):
             "stop": state.stop,
             "seed": state.seed,
         }
-        io.write_json(self._state_path(), saved)
+        atomic_write_json(self._state_path(), saved)

@@ -6,7 +6,7 @@ Every method's descriptors feed the same XGBoost stage (SPEC §5 "Convergence");
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from sklearn.preprocessing import LabelEncoder

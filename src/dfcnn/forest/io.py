@@ -8,10 +8,7 @@ with ``os.replace``; ``meta.json`` is written last and marks a complete model.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
-from typing import Any
 
 import numpy as np
 import skops.io as sio
@@ -20,58 +17,12 @@ from xgboost import XGBClassifier
 from dfcnn.forest.estimators import XGB, EstimatorSpec
 from dfcnn.forest.kfold import KFoldClassVectors
 from dfcnn.forest.layer import CascadeLayer
+from dfcnn.persist import atomic_write, atomic_write_bytes, atomic_write_json, load_json
 
 FORMAT_VERSION = 1
 
 #: The only types a forest file may contain beyond skops' default-trusted scikit-learn/numpy ones.
 TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
-
-
-def _atomic_write(path: str, write) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.splitext(path)[1])
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def write_json(path: str, obj: Any) -> None:
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=1)
-
-    _atomic_write(path, write)
-
-
-def read_json(path: str) -> Any:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def save_array(path: str, array: np.ndarray) -> None:
-    def write(tmp):
-        with open(tmp, "wb") as f:
-            np.save(f, np.asarray(array), allow_pickle=False)
-
-    _atomic_write(path, write)
-
-
-def load_array(path: str) -> np.ndarray:
-    return np.load(path, allow_pickle=False)
-
-
-def _bytes_writer(data: bytes):
-    def write(tmp):
-        with open(tmp, "wb") as f:
-            f.write(data)
-
-    return write
 
 
 def _refit_unavailable(seed: int):
@@ -83,10 +34,10 @@ def save_estimator(est: KFoldClassVectors, directory: str) -> None:
     os.makedirs(directory, exist_ok=True)
     for k, model in enumerate(est.models):
         if est.spec.kind == XGB:
-            _atomic_write(os.path.join(directory, f"fold{k}.ubj"), model.save_model)
+            atomic_write(os.path.join(directory, f"fold{k}.ubj"), model.save_model, suffix=".ubj")  # format by extension
         else:
-            _atomic_write(os.path.join(directory, f"fold{k}.skops"), _bytes_writer(sio.dumps(model)))
-    write_json(
+            atomic_write_bytes(os.path.join(directory, f"fold{k}.skops"), sio.dumps(model))
+    atomic_write_json(
         os.path.join(directory, "estimator.json"),
         {
             "name": est.spec.name, "kind": est.spec.kind, "n_folds": est.n_folds, "seed": est.seed,
@@ -98,7 +49,7 @@ def save_estimator(est: KFoldClassVectors, directory: str) -> None:
 
 def load_estimator(directory: str) -> KFoldClassVectors:
     """Fold models come back single-threaded; the layer runs them in parallel."""
-    info = read_json(os.path.join(directory, "estimator.json"))
+    info = load_json(os.path.join(directory, "estimator.json"))
     est = KFoldClassVectors(EstimatorSpec(info["name"], info["kind"]), _refit_unavailable, info["n_folds"], info["seed"])
     for k in range(int(info["n_models"])):
         if est.spec.kind == XGB:
@@ -117,11 +68,11 @@ def save_layer(layer: CascadeLayer, directory: str) -> None:
     os.makedirs(directory, exist_ok=True)
     for est in layer.estimators:
         save_estimator(est, os.path.join(directory, est.spec.name))
-    write_json(os.path.join(directory, "layer.json"), {"index": layer.index, "n_classes": layer.n_classes, "names": layer.names})
+    atomic_write_json(os.path.join(directory, "layer.json"), {"index": layer.index, "n_classes": layer.n_classes, "names": layer.names})
 
 
 def load_layer(directory: str, n_jobs: int = 1) -> CascadeLayer:
-    info = read_json(os.path.join(directory, "layer.json"))
+    info = load_json(os.path.join(directory, "layer.json"))
     estimators = [load_estimator(os.path.join(directory, name)) for name in info["names"]]
     return CascadeLayer(info["index"], estimators, info["n_classes"], n_workers=n_jobs)
 
@@ -148,7 +99,7 @@ def save_model(model, directory: str) -> None:
         save_layer(layer, os.path.join(directory, f"layer{layer.index}"))
     params = {k: v for k, v in model.get_params(deep=False).items() if k != "callbacks"}
     params["random_state"] = model.seed_  # the seed actually used, also when random_state was None
-    write_json(
+    atomic_write_json(
         os.path.join(directory, "meta.json"),
         {
             "format": "dfcnn.cascade_forest", "version": FORMAT_VERSION, "params": params,
@@ -161,7 +112,7 @@ def save_model(model, directory: str) -> None:
 
 def load_model(cls, directory: str):
     """Read a model written by :func:`save_model`; fold models use the saved ``n_jobs``."""
-    meta = read_json(os.path.join(directory, "meta.json"))
+    meta = load_json(os.path.join(directory, "meta.json"))
     if meta.get("format") != "dfcnn.cascade_forest" or meta.get("version") != FORMAT_VERSION:
         raise ValueError(f"{directory} does not hold a cascade forest of format version {FORMAT_VERSION}")
     model = cls(**meta["params"])

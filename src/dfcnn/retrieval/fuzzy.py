@@ -22,46 +22,44 @@ RERANK_CHUNK = 256  # queries re-ranked together (bounds the [chunk, M, K, K] ma
 
 
 def neighbour_graph(index, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The K nearest neighbours of every indexed item, itself excluded: (ids [N, K], cos [N, K]).
+    """The K nearest neighbours of every indexed item, itself first: (ids [N, K], cos [N, K]).
 
-    ``vectors`` are the indexed vectors in id order. K is capped at N − 1. Approximate backends
-    may leave slots empty: id −1, cosine 0 (they never match anything in Eq. 14).
+    Each item leads its own list (cosine 1), as it leads any search for it: so the fuzzy set
+    {i} ∪ N_K(i) of Eq. 14 is exactly the list, and a query that is a copy of item c treats c
+    and c's look-alikes the same way on both sides of s_qc. K is capped at N. Approximate
+    backends may leave slots empty: id −1, cosine 0 (they never match anything in Eq. 14).
     """
     n = index.ntotal
-    k = min(int(k), n - 1)
+    k = min(int(k), n)
     if k <= 0:
         return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
     all_ids, all_sims = [], []
     for start in range(0, n, GRAPH_CHUNK):
         block = np.asarray(vectors[start:start + GRAPH_CHUNK], dtype=np.float32)
-        scores, ids = index.search(block, k + 1)
+        scores, ids = index.search(block, k)
         own = np.arange(start, start + len(block))[:, None]
-        is_self = ids == own
-        drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), k)  # self, else the (k+1)-th
-        keep = np.ones_like(is_self)
-        keep[np.arange(len(block)), drop] = False
-        ids = ids[keep].reshape(len(block), k)
-        scores = scores[keep].reshape(len(block), k)
+        others = ids != own  # drop self wherever it landed (ties with duplicates), then put it first
+        order = np.argsort(~others, axis=1, kind="stable")[:, : k - 1]
+        ids = np.concatenate([own, np.take_along_axis(ids, order, axis=1)], axis=1)
+        scores = np.concatenate([np.ones((len(block), 1), np.float32), np.take_along_axis(scores, order, axis=1)], axis=1)
         all_ids.append(np.where(ids < 0, -1, ids))
         all_sims.append(np.where(ids < 0, 0.0, scores).astype(np.float32))
     return np.concatenate(all_ids), np.concatenate(all_sims)
 
 
-def fuzzy_similarity(q_ids: np.ndarray, q_sims: np.ndarray, cand_ids: np.ndarray,
-                     cand_nbr_ids: np.ndarray, cand_nbr_sims: np.ndarray) -> np.ndarray:
+def fuzzy_similarity(q_ids: np.ndarray, q_sims: np.ndarray, cand_nbr_ids: np.ndarray, cand_nbr_sims: np.ndarray) -> np.ndarray:
     """Eq. 14 between each query and each of its candidates: s_qd, shape [nq, M].
 
     q_ids, q_sims: [nq, K] the query's neighbours P_q^k and cos(q, P_q^k);
-    cand_ids: [nq, M] candidate database ids d; cand_nbr_ids, cand_nbr_sims: [nq, M, K] their
-    stored neighbours P_d^k and cos(d, P_d^k).
+    cand_nbr_ids, cand_nbr_sims: [nq, M, K] the stored neighbours P_d^k of each candidate d and
+    cos(d, P_d^k).
     Term μ_q(P_d^k) = cos(q, P_d^k) when P_d^k ∈ N_K(q); term μ_d(P_q^k) = cos(d, P_q^k) when
-    P_q^k ∈ N_K(d), and 1 when P_q^k is d itself.
+    P_q^k is in d's stored list (which holds d itself, with cosine 1).
     """
     valid_q = q_ids >= 0
     match = (cand_nbr_ids[:, :, :, None] == q_ids[:, None, None, :]) & valid_q[:, None, None, :]
     mu_q = (match * q_sims[:, None, None, :]).sum(axis=(2, 3))
     mu_d = (match * cand_nbr_sims[:, :, :, None]).sum(axis=(2, 3))
-    mu_d += ((q_ids[:, None, :] == cand_ids[:, :, None]) & valid_q[:, None, :]).sum(axis=2)
     return (mu_q + mu_d).astype(np.float32)
 
 
@@ -83,7 +81,7 @@ def fuzzy_rerank(scores: np.ndarray, ids: np.ndarray, graph_ids: np.ndarray, gra
         q_sims = np.where(valid[:, :k], s[:, :k], 0.0)
         cand_nbr_ids = np.where(valid[:, :, None], graph_ids[safe], -1)
         cand_nbr_sims = np.where(valid[:, :, None], graph_sims[safe], 0.0)
-        fuzzy = fuzzy_similarity(q_ids, q_sims, i, cand_nbr_ids, cand_nbr_sims)
+        fuzzy = fuzzy_similarity(q_ids, q_sims, cand_nbr_ids, cand_nbr_sims)
         combined = (1.0 - eta) * s + eta * fuzzy / (2 * k)
         combined = np.where(valid, combined, -np.inf).astype(np.float32)
         cs, ci = sort_rows(combined, i)

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from dfcnn.data.catalogue.scenes import canvas_size, multi_scene, single_view
 from dfcnn.data.catalogue.styles import FIELDS, field_styles
 from dfcnn.data.records import ImageRecord
+from dfcnn.persist import atomic_write_json
 
 logger = logging.getLogger(__name__)
 
@@ -61,18 +62,6 @@ def _save_jpeg(im, path: str) -> None:
     os.close(fd)
     try:
         im.save(tmp, "JPEG", quality=JPEG_QUALITY, subsampling=0 if JPEG_QUALITY >= 90 else 2)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_json_atomic(obj, path: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".json.tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=1)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -152,7 +141,7 @@ def build(cfg, cache_root: str) -> tuple[str, dict]:
         rec["file"] = rel
         records.append(rec)
     manifest = {"settings": settings, "size": list(size), "fields": {f: FIELDS[f] for f in list(FIELDS)[: settings["n_fields"]]}, "records": records}
-    write_json_atomic(manifest, manifest_path)
+    atomic_write_json(manifest_path, manifest, indent=1)
     return directory, manifest
 
 
