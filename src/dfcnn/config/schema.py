@@ -86,8 +86,8 @@ class FiguresConfig:
     fig11_lengths: list[int] = field(default_factory=lambda: [20, 40, 60, 80, 100])
     fig11_searches_per_field: int = 20
     fig8_megapixels: list[float] = field(default_factory=lambda: [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
-    fig8_scenes: int = 3  # scenes per scene type and pixel count
-    fig9_images_per_field: int = 5
+    fig8_scenes: int = 2  # scenes per scene type and pixel count
+    fig9_images_per_field: int = 3
     fig9_repeats: int = 10
 
 

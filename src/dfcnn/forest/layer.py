@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Callable, Optional
 
 import numpy as np
 
 from dfcnn.forest.kfold import KFoldClassVectors, fit_fold, fold_proba, fold_splits
+
+# Fold models run in our own thread pool (each single-threaded); scikit-learn then warns on
+# every forest call that its config is not propagated to the thread. Nothing depends on it.
+warnings.filterwarnings("ignore", message=r"`sklearn\.utils\.parallel\.delayed` should be used", category=UserWarning)
 
 
 def layer_input(X: np.ndarray, class_vectors: Optional[np.ndarray]) -> np.ndarray:
