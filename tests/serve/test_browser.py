@@ -59,6 +59,19 @@ def served(tiny_index, tmp_path):
         log.close()
 
 
+ALL_THUMBS_LOADED = "() => [...document.querySelectorAll('#results .card img')].every(i => i.complete && i.naturalWidth > 0)"
+
+
+def wait_until(page, js_function: str, timeout_s: float = 30.0) -> None:
+    """Poll a predicate with ``page.evaluate``: ``wait_for_function`` builds it with eval, which
+    the page's Content-Security-Policy (script-src 'self') rightly forbids."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(js_function):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {js_function}")
+        page.wait_for_timeout(100)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no `chromium` on the PATH (install it: apt-get install -y chromium)")
 def test_search_page_in_chromium(served, retriever, tmp_path):
@@ -77,7 +90,7 @@ def test_search_page_in_chromium(served, retriever, tmp_path):
             page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
             page.on("pageerror", lambda err: problems.append(str(err)))
             page.goto(served + "/")
-            page.wait_for_function("document.getElementById('stats').textContent.includes('12 images')")
+            wait_until(page, "() => document.getElementById('stats').textContent.includes('12 images')")
             page.set_input_files("#file", str(query))
             page.wait_for_selector("#results .card")
             cards = page.locator("#results .card")
@@ -89,8 +102,7 @@ def test_search_page_in_chromium(served, retriever, tmp_path):
             assert page.locator("#results h2").all_inner_texts() == ["Matches for the whole photo"]
             assert "10 results in" in page.locator("#status").inner_text()
             # every thumbnail really loaded
-            page.wait_for_function("[...document.querySelectorAll('#results .card img')]"
-                                   ".every(img => img.complete && img.naturalWidth > 0)")
+            wait_until(page, ALL_THUMBS_LOADED)
             first_score = float(first.get_attribute("data-score"))
             assert page.locator("#results .card .score").first.inner_text() == f"{first_score:.3f}"
 
@@ -103,8 +115,7 @@ def test_search_page_in_chromium(served, retriever, tmp_path):
             page.wait_for_selector("text=Matches for the crop")
             crop = page.locator("#results .card").first.get_attribute("data-path")
             assert crop.split(os.sep)[-2] == "tiles"
-            page.wait_for_function("[...document.querySelectorAll('#results .card img')]"
-                                   ".every(img => img.complete && img.naturalWidth > 0)")
+            wait_until(page, ALL_THUMBS_LOADED)
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
 
