@@ -30,7 +30,7 @@ def test_components_of_a_two_blob_map():
     smap = np.zeros((12, 16), np.float32)
     smap[2:5, 1:4] = 5.0
     smap[7:11, 10:15] = 3.0
-    boxes, scores = component_boxes(smap, (160, 120))  # 10 image pixels per cell
+    boxes, _scores = component_boxes(smap, (160, 120))  # 10 image pixels per cell
     assert len(boxes) == 2
     by_x = sorted(boxes)
     assert iou(by_x[0], [10, 20, 40, 50]) > 0.6 and iou(by_x[1], [100, 70, 150, 110]) > 0.6
@@ -93,7 +93,7 @@ def test_local_features_round_trip_through_the_index_dir(photo_index):
 def test_verification_and_objects_find_all_three_products(photo_index):
     from dfcnn.retrieval.retriever import Retriever
 
-    _, index_dir, records, shot, boxes = photo_index
+    _, index_dir, _records, shot, boxes = photo_index
     r = Retriever.from_index(index_dir, overrides={"multi_object": True, "verify": {"enabled": True}})
     found = r.search_objects(shot, top_k=4)
     top3 = {os.path.basename(h["path"]) for h in found["results"][:3]}
@@ -147,7 +147,7 @@ def test_verification_needs_local_features(photo_index, tmp_path):
     from dfcnn.retrieval.engine import SettingsMismatchError
     from dfcnn.retrieval.retriever import Retriever
 
-    built, _, records, _, _ = photo_index
+    _, _, records, _, _ = photo_index
     bare = Retriever.build(small_cnn(), records, records, RetrievalConfig(fuzzy=False, query_expansion=False, dba=False,
                                                                           fuzzy_k=2), "cnn")
     bare.save(tmp_path / "bare")
@@ -160,7 +160,7 @@ def test_verification_needs_local_features(photo_index, tmp_path):
 def test_add_extends_the_local_features(photo_index, tmp_path):
     from dfcnn.retrieval.retriever import Retriever
 
-    _, index_dir, _, shot, _ = photo_index
+    index_dir = photo_index[1]
     r = Retriever.from_index(index_dir)
     extra = tmp_path / "p_new.png"
     product(99).save(extra)

@@ -8,8 +8,15 @@ from photo_helpers import photo, product
 
 from dfcnn.config.retrieval import VerifyConfig
 from dfcnn.retrieval.local_store import LocalFeatureStore
-from dfcnn.retrieval.verify import (LocalFeatureExtractor, Verifier, convex_quad, match_vectors,
-                                    mutual_ratio_matches, plausible_homography, verified_score)
+from dfcnn.retrieval.verify import (
+    LocalFeatureExtractor,
+    Verifier,
+    convex_quad,
+    match_vectors,
+    mutual_ratio_matches,
+    plausible_homography,
+    verified_score,
+)
 
 PRODUCTS = [product(s) for s in range(5)]
 

@@ -98,6 +98,9 @@ def run_index(cfg: DictConfig, skip_log, retrieval_overrides: dict | None = None
     metrics.update({"n_indexed": float(retriever.ntotal), "build_s": build_s, "index_bytes": float(sum(sizes.values())),
                     "model_bytes": float(model), "bytes_per_image": per_item / max(retriever.ntotal, 1),
                     "descriptor_dim": float(retriever.engine.dim)})
+    local = sum(n for rel, n in sizes.items() if rel.startswith("local/"))
+    if local:  # geometric verification's key-points (retrieval.verify.local_features)
+        metrics["local_bytes_per_image"] = local / max(retriever.ntotal, 1)
     metrics.update(skip_log.metrics("skipped_images"))
     log.info("index at %s: %d images (%d skipped), %.0f bytes/image", out, retriever.ntotal, skip_log.count,
              metrics["bytes_per_image"])

@@ -3,6 +3,8 @@
     dfcnn-search index_dir=OUT query=PATH_OR_DIR_OR_LIST top_k=K output=FILE.jsonl [box=[x0,y0,x1,y1]]
 
 Line schema: {"query": "<path>", "results": [{"rank": 1, "path": "<database path>", "score": 0.93}, ...]}
+With retrieval.multi_object=true a line adds "objects": [{"box": [x0, y0, x1, y1], "results": [...]}, ...]
+(``results`` stays the merged ranking); with retrieval.verify.enabled=true verified hits add "inliers".
 """
 
 from __future__ import annotations
@@ -40,15 +42,21 @@ def run_search(cfg: DictConfig, skip_log) -> dict[str, float]:
     single = single and len(paths) == 1 and os.path.abspath(str(cfg.query)) == paths[0]
     lines, describe_ms, search_ms = [], [], []
     for path in tqdm(paths, desc="search", unit="query", disable=len(paths) < 2):
+        objects = None
         try:
             hits, d_ms, s_ms = retriever.timed_search(path, top_k, box)
+            if retriever.photo_mode:
+                objects = retriever.search_objects(path, top_k, box)["objects"]
         except ImageDecodeError as err:
             if single:
                 raise QueryError(f"query {path!r} is not a usable image: {err.reason}"
                                  + (f" ({err.detail})" if err.detail else "")) from err
             skip_log.add_error(err)
             continue
-        lines.append(json.dumps({"query": path, "results": hits}, ensure_ascii=False))
+        line = {"query": path, "results": hits}
+        if objects:
+            line["objects"] = objects
+        lines.append(json.dumps(line, ensure_ascii=False))
         describe_ms.append(d_ms)
         search_ms.append(s_ms)
     if not lines:
@@ -59,6 +67,7 @@ def run_search(cfg: DictConfig, skip_log) -> dict[str, float]:
     metrics = {"n_queries": float(len(lines)), "top_k": float(top_k), "index_size": float(retriever.ntotal),
                "describe_ms_per_query": float(np.mean(describe_ms)), "search_ms_per_query": float(np.mean(search_ms))}
     metrics.update(skip_log.metrics("skipped_queries"))
+    metrics.update({k: float(v) for k, v in retriever.counts.items()})  # verification / multi-object fallbacks
     return metrics
 
 

@@ -11,8 +11,38 @@ size 256): on caltech101-mini w = 0.3 with Eq. 14 re-ranking + αQE + DBA gave t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, make_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, make_dataclass
 from typing import Optional, get_type_hints
+
+
+@dataclass
+class VerifyConfig:
+    """Geometric verification of the global shortlist (issue 9, ``retrieval.verify``).
+
+    Defaults chosen on experiments/photo_benchmark.py (see docs/photographed_products.md).
+    """
+
+    # --- fixed at index time: what local features the index stores ---
+    local_features: bool = False  # extract and store database local features when the index is built
+    detector: str = "sift"  # sift | orb | akaze | surf
+    max_keypoints: int = 1000  # strongest key-points kept per database image
+    max_side: int = 1024  # images shrunk to this longer side before detection
+    # --- free at search time ---
+    enabled: bool = False  # re-rank the top-M by RANSAC homography inliers (needs local_features)
+    top_m: int = 50  # shortlist verified
+    query_max_keypoints: int = 2000  # strongest key-points of a query photo
+    query_max_side: int = 1280
+    ratio: float = 0.8  # Lowe's ratio test on mutual nearest neighbours
+    mutual: bool = True  # keep only mutual nearest neighbours
+    ransac: str = "usac_magsac"  # ransac | rho | lmeds | usac_default | usac_magsac | usac_accurate | usac_fast
+    ransac_px: float = 6.0  # reprojection threshold, query pixels
+    ransac_iters: int = 2000
+    min_inliers: int = 15  # below this a candidate keeps its global score and order
+    inlier_scale: float = 25.0  # tau of the inlier term 1 - exp(-inliers / tau)
+    global_weight: float = 0.2  # lambda: verified score = 1 + (1 - lambda)(1 - exp(-n/tau)) + lambda * global
+
+
+VERIFY_INDEX_TIME_KEYS = ("local_features", "detector", "max_keypoints", "max_side")
 
 
 @dataclass
@@ -36,17 +66,38 @@ class RetrievalConfig:
     qe_alpha: float = 3.0
     faiss_params: str = ""  # FAISS search parameters, e.g. "nprobe=16" or "efSearch=64"
     threads: int = 0  # search threads; 0 = all cores
+    # --- multi-object queries (issue 9; free at search time) ---
+    multi_object: bool = False  # find product regions, search each and the whole photo, merge
+    max_objects: int = 6  # regions searched besides the whole photo
+    object_map_side: int = 1024  # photo resized to this longer side for the proposal map S' (finer than image_size)
+    object_min_side: int = 48  # regions with a shorter side (query pixels) are dropped, counted
+    object_proposals: str = "both"  # activation (components of thresholded S') | grid (R-MAC + NMS) | both
+    object_top_m: int = 20  # shortlist per region added to the verified candidates
+    # --- geometric verification (issue 9) ---
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
 
 
 INDEX_TIME_KEYS = ("backend", "dtype", "faiss_factory", "attribute_weight", "fuzzy_k", "dba", "dba_k",
                    "dba_alpha", "attribute_data")
 SEARCH_TIME_KEYS = ("fuzzy", "fuzzy_m", "fuzzy_eta", "query_expansion", "qe_k", "qe_alpha",
-                    "faiss_params", "threads")
+                    "faiss_params", "threads", "multi_object", "max_objects", "object_min_side",
+                    "object_proposals", "object_top_m", "object_map_side")
+#: ``verify`` holds both kinds: VERIFY_INDEX_TIME_KEYS must match the index, the rest are free.
+NESTED_KEYS = ("verify",)
 
 
 def _optional_fields(cls) -> list:
+    """Every field Optional with default None; a nested dataclass becomes an all-optional one."""
     hints = get_type_hints(cls)
-    return [(f.name, Optional[hints[f.name]], None) for f in fields(cls)]
+    out = []
+    for f in fields(cls):
+        kind = hints[f.name]
+        if is_dataclass(kind):
+            nested = make_dataclass(f"Search{kind.__name__}", _optional_fields(kind))
+            out.append((f.name, nested, field(default_factory=nested)))
+        else:
+            out.append((f.name, Optional[kind], None))  # noqa: UP045 (OmegaConf needs typing.Optional)
+    return out
 
 
 #: ``dfcnn-search``'s ``retrieval`` section: every RetrievalConfig key, default None = "as stored

@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, is_dataclass, replace
 
 import numpy as np
 
-from dfcnn.config.retrieval import INDEX_TIME_KEYS, SEARCH_TIME_KEYS, RetrievalConfig
+from dfcnn.config.retrieval import (
+    INDEX_TIME_KEYS,
+    NESTED_KEYS,
+    SEARCH_TIME_KEYS,
+    VERIFY_INDEX_TIME_KEYS,
+    RetrievalConfig,
+    VerifyConfig,
+)
 from dfcnn.retrieval.atomic import atomic_save_npy
 from dfcnn.retrieval.expansion import alpha_query_expansion, database_augmentation
 from dfcnn.retrieval.fuzzy import fuzzy_rerank, neighbour_graph
@@ -37,16 +44,55 @@ def settings_from(cfg) -> RetrievalConfig:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"unknown retrieval setting(s) {unknown}; known: {sorted(known)}")
+    if "verify" in data:  # absent from indexes built before issue 9: defaults (no local features)
+        data["verify"] = verify_settings_from(data["verify"])
     return RetrievalConfig(**data)
+
+
+def verify_settings_from(cfg) -> VerifyConfig:
+    """A VerifyConfig from a dict / VerifyConfig / None (unknown keys are an error)."""
+    if isinstance(cfg, VerifyConfig):
+        return cfg
+    data = _plain(cfg)
+    known = {f.name for f in fields(VerifyConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown retrieval.verify setting(s) {unknown}; known: {sorted(known)}")
+    return VerifyConfig(**data)
+
+
+def _plain(cfg) -> dict:
+    if cfg is None:
+        return {}
+    if is_dataclass(cfg):
+        return asdict(cfg)
+    from omegaconf import DictConfig, OmegaConf
+
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
 
 
 def apply_overrides(stored: RetrievalConfig, overrides: dict | None) -> RetrievalConfig:
     """Search-time keys replace the stored ones; index-time keys must equal them (else refuse)."""
-    overrides = dict(overrides or {})
-    known = set(INDEX_TIME_KEYS) | set(SEARCH_TIME_KEYS)
+    overrides = {k: v for k, v in dict(overrides or {}).items() if v is not None}
+    known = set(INDEX_TIME_KEYS) | set(SEARCH_TIME_KEYS) | set(NESTED_KEYS)
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ValueError(f"unknown retrieval setting(s) {unknown}; known: {sorted(known)}")
+    verify = stored.verify
+    if "verify" in overrides:  # nested: None = as stored; index-time keys must match, the rest replace
+        asked = {k: v for k, v in _plain(overrides.pop("verify")).items() if v is not None}
+        verify_settings_from(asked)  # unknown keys are an error
+        v_clashes = {f"verify.{k}": (getattr(verify, k), v) for k, v in asked.items()
+                     if k in VERIFY_INDEX_TIME_KEYS and v != getattr(verify, k)}
+        if asked.get("enabled") and not verify.local_features and "local_features" not in v_clashes:
+            v_clashes["verify.local_features"] = (False, True)
+        if v_clashes:
+            text = ", ".join(f"retrieval.{k}={new!r} (index built with {old!r})" for k, (old, new) in v_clashes.items())
+            raise SettingsMismatchError(
+                f"these settings are fixed when the index is built and differ from it: {text}. Geometric "
+                f"verification needs the database local features stored at index time: rebuild the index with "
+                f"dfcnn-index retrieval.verify.local_features=true (and the same detector settings).")
+        verify = replace(verify, **{k: v for k, v in asked.items() if k not in VERIFY_INDEX_TIME_KEYS})
     clashes = {key: (getattr(stored, key), value) for key, value in overrides.items()
                if key in INDEX_TIME_KEYS and value != getattr(stored, key)}
     if clashes:
@@ -54,7 +100,7 @@ def apply_overrides(stored: RetrievalConfig, overrides: dict | None) -> Retrieva
         raise SettingsMismatchError(
             f"these settings are fixed when the index is built and differ from it: {text}. "
             f"Rebuild the index with dfcnn-index using them, or drop them from the search.")
-    return replace(stored, **{k: v for k, v in overrides.items() if k in SEARCH_TIME_KEYS})
+    return replace(stored, verify=verify, **{k: v for k, v in overrides.items() if k in SEARCH_TIME_KEYS})
 
 
 @dataclass
@@ -69,7 +115,7 @@ class SearchEngine:
     graph_sims: np.ndarray  # [N, K]
 
     @classmethod
-    def build(cls, descriptors: np.ndarray, settings: RetrievalConfig) -> "SearchEngine":
+    def build(cls, descriptors: np.ndarray, settings: RetrievalConfig) -> SearchEngine:
         descriptors = np.ascontiguousarray(descriptors, dtype=np.float32)
         if descriptors.ndim != 2 or len(descriptors) == 0:
             raise ValueError(f"cannot index descriptors of shape {descriptors.shape}: no images were described")
@@ -98,7 +144,7 @@ class SearchEngine:
     def dim(self) -> int:
         return self.descriptors.shape[1]
 
-    def with_settings(self, overrides: dict | None) -> "SearchEngine":
+    def with_settings(self, overrides: dict | None) -> SearchEngine:
         """The same engine under search-time overrides (index-time ones must match)."""
         settings = apply_overrides(self.settings, overrides)
         if settings.backend == "faiss" and settings.faiss_params != self.settings.faiss_params:
@@ -148,7 +194,7 @@ class SearchEngine:
         return names
 
     @classmethod
-    def load(cls, directory: str, settings: RetrievalConfig, mmap: bool = False) -> "SearchEngine":
+    def load(cls, directory: str, settings: RetrievalConfig, mmap: bool = False) -> SearchEngine:
         def npy(name):
             return np.load(os.path.join(directory, name), allow_pickle=False, mmap_mode="r" if mmap else None)
 

@@ -2,6 +2,11 @@
 
     retriever = Retriever.from_index("outputs/index")
     hits = retriever.search("photo.jpg", top_k=10, box=[x0, y0, x1, y1])   # [{"rank", "path", "score"}]
+    found = retriever.search_objects("photo.jpg", top_k=10)   # {"results": merged, "objects": [{"box", "results"}]}
+
+With ``retrieval.verify.enabled`` the shortlist is re-ranked by geometric verification (hits of
+verified candidates carry ``"inliers"``); with ``retrieval.multi_object`` the photo's product
+regions are searched too and ``results`` is the merged ranking (issue 9).
 """
 
 from __future__ import annotations
@@ -9,8 +14,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -21,6 +26,7 @@ from dfcnn.data.records import ImageRecord
 from dfcnn.methods import describer_kind, load_describer
 from dfcnn.retrieval import store
 from dfcnn.retrieval.engine import SearchEngine, SettingsMismatchError
+from dfcnn.retrieval.local_store import LOCAL_DIR, LocalFeatureStore, extractor_for
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +45,25 @@ class Retriever:
     """Describer + engine + the indexed records (id order)."""
 
     def __init__(self, describer, engine: SearchEngine, records: Sequence[ImageRecord], method: str,
-                 manifest: dict | None = None):
+                 manifest: dict | None = None, local: LocalFeatureStore | None = None):
         if len(records) != engine.ntotal:
             raise ValueError(f"{len(records)} records for {engine.ntotal} indexed vectors")
+        if local is not None and len(local) != engine.ntotal:
+            raise ValueError(f"local features of {len(local)} images for {engine.ntotal} indexed vectors")
         self.describer = describer
         self.engine = engine
         self.records = list(records)
         self.method = method
         self.manifest = manifest or {}
+        self.local = local
+        self._verifier = None
+        self._photo = None
+        self._last = None  # (image, top_k, result) of the last photo search, for object_search
 
     # -- building --------------------------------------------------------------------------------
     @classmethod
     def build(cls, describer, fit_records: Sequence[ImageRecord], records: Sequence[ImageRecord],
-              settings: RetrievalConfig, method: str, skip_log=None) -> "Retriever":
+              settings: RetrievalConfig, method: str, skip_log=None) -> Retriever:
         """Fit the describer on ``fit_records``, describe ``records`` (bad images skipped), index them."""
         skip_log = OnceSkipLog(skip_log) if skip_log is not None else None
         describer.fit(fit_records, skip_log=skip_log)
@@ -59,7 +71,26 @@ class Retriever:
         if not kept:
             raise ValueError("no image could be described: nothing to index (see skipped.jsonl)")
         _check_dim(describer, vectors)
-        return cls(describer, SearchEngine.build(vectors, settings), kept, method)
+        retriever = cls(describer, SearchEngine.build(vectors, settings), kept, method)
+        if settings.verify.local_features or settings.verify.enabled:
+            retriever.local = retriever._extract_local(kept, skip_log)
+        return retriever
+
+    def _extract_local(self, records: Sequence[ImageRecord], skip_log=None) -> LocalFeatureStore:
+        """Database local features for geometric verification (decoded again, at verify.max_side)."""
+        from dfcnn.data.decode import ImageDecodeError
+
+        max_pixels = self._max_pixels()
+
+        def images():
+            for r in records:
+                try:
+                    yield load_image(r.path, max_pixels)
+                except ImageDecodeError as err:  # described a moment ago, so rare: no key-points for it
+                    log.warning("no local features for %s: %s", r.path, err.reason)
+                    yield None
+
+        return LocalFeatureStore.extract(images(), extractor_for(self.engine.settings.verify), total=len(records))
 
     def add(self, records: Sequence[ImageRecord], skip_log=None) -> int:
         """Describe and add the records whose path is not indexed yet; returns how many were added.
@@ -77,19 +108,24 @@ class Retriever:
         if vectors.shape[1] != self.engine.dim:
             raise ValueError(f"new descriptors have dimension {vectors.shape[1]}, the index {self.engine.dim}")
         descriptors = np.concatenate([np.asarray(self.engine.descriptors, np.float32), vectors])
-        self.engine = SearchEngine.build(descriptors, self.engine.settings)
+        settings = self.engine.settings
+        if self.local is not None:
+            self.local = self.local.concat(self._extract_local(kept, skip_log))
+        self.engine = SearchEngine.build(descriptors, settings)
         self.records.extend(kept)
+        self._verifier = self._photo = self._last = None
         return len(kept)
 
     def save(self, index_dir: str | os.PathLike, config_yaml: str = "") -> Path:
         return store.write_index_dir(index_dir, describer=self.describer, describer_kind=describer_kind(self.describer),
                                      engine=self.engine, records=self.records, method=self.method,
-                                     config_yaml=config_yaml, created=self.manifest.get("created"))
+                                     config_yaml=config_yaml, created=self.manifest.get("created"),
+                                     local_features=self.local)
 
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
     def from_index(cls, index_dir: str | os.PathLike, overrides: dict | None = None, verify: bool = True,
-                   mmap: bool = False) -> "Retriever":
+                   mmap: bool = False) -> Retriever:
         """Open an index written by dfcnn-index. ``overrides``: search-time retrieval settings
         (e.g. ``{"fuzzy": False}``); index-time ones must equal the stored values or it refuses."""
         manifest = store.read_manifest(index_dir, verify=verify)
@@ -108,7 +144,17 @@ class Retriever:
         if engine.dim != manifest["dim"]:
             raise store.IndexDirError(f"index_dir {str(index_dir)!r}: descriptors have dimension {engine.dim}, "
                                       f"manifest says {manifest['dim']}")
-        return cls(describer, engine, records, manifest["method"], manifest)
+        local = None
+        if settings.verify.local_features or settings.verify.enabled:
+            try:
+                local = LocalFeatureStore.load(os.path.join(index_dir, LOCAL_DIR), mmap=True)
+            except (OSError, KeyError, ValueError) as exc:
+                raise store.IndexDirError(f"index_dir {str(index_dir)!r}: its local features cannot be read ({exc}); "
+                                          "rebuild the index") from exc
+            if len(local) != engine.ntotal:
+                raise store.IndexDirError(f"index_dir {str(index_dir)!r}: local features of {len(local)} images, "
+                                          f"{engine.ntotal} indexed")
+        return cls(describer, engine, records, manifest["method"], manifest, local=local)
 
     # -- searching -------------------------------------------------------------------------------
     @property
@@ -143,20 +189,98 @@ class Retriever:
         return [self._hits(s, i) for s, i in zip(scores, ids)]
 
     def search(self, image_or_path, top_k: int = 10, box: Sequence[float] | None = None) -> list[dict]:
-        """``[{"rank": 1, "path": ..., "score": ...}, ...]`` for one query image or crop."""
+        """``[{"rank": 1, "path": ..., "score": ...}, ...]`` for one query image or crop (the merged
+        ranking when multi-object search is on; verified hits add ``"inliers"``)."""
         top_k = clamp_top_k(top_k, self.ntotal)
+        if self.photo_mode:
+            return self._photo_search(image_or_path, top_k, box)["results"]
         return self.search_vectors(self.describe_query(image_or_path, box)[None, :], top_k)[0]
 
-    def _hits(self, scores: np.ndarray, ids: np.ndarray) -> list[dict]:
+    # -- photographed products (issue 9) ---------------------------------------------------------
+    @property
+    def photo_mode(self) -> bool:
+        """True when verification or multi-object search is on (the search needs the image itself)."""
+        s = self.engine.settings
+        return bool(s.verify.enabled or s.multi_object)
+
+    def verifier(self):
+        """The geometric verifier under the current settings (needs local features in the index)."""
+        from dfcnn.retrieval.verify import Verifier
+
+        cfg = self.engine.settings.verify
+        if self.local is None:
+            raise SettingsMismatchError("retrieval.verify.enabled=true needs database local features, and this index "
+                                        "has none: rebuild it with dfcnn-index retrieval.verify.local_features=true")
+        if self._verifier is None or self._verifier.cfg != cfg:
+            counts = self._verifier.counts if self._verifier is not None else None
+            self._verifier = Verifier(cfg, self.local)
+            if counts is not None:
+                self._verifier.counts = counts
+        return self._verifier
+
+    def _photo_search(self, image_or_path, top_k: int, box=None) -> dict:
+        """One photo search; the last one is remembered (same image object or path, top_k, box and
+        settings), so ``timed_search`` then ``object_search`` of one photo do the work once."""
+        from dfcnn.retrieval.objects import PhotoSearch
+
+        if box is not None and len(box) != 4:
+            raise ValueError(f"box must be [x0, y0, x1, y1], got {list(box)}")
+        is_image = isinstance(image_or_path, Image.Image)
+        who = id(image_or_path) if is_image else (os.fspath(image_or_path), _mtime(image_or_path))
+        key = (who, int(top_k), None if box is None else tuple(float(v) for v in box), self.engine.settings)
+        if self._last is not None and self._last[0] == key and (not is_image or self._last[2] is image_or_path):
+            return self._last[1]
+        image = image_or_path if is_image else load_image(image_or_path, self._max_pixels())
+        if self._photo is None:
+            self._photo = PhotoSearch(self)
+        out = self._photo.search(image, top_k, box)
+        self._last = (key, out, image_or_path)  # holds the image, so its id stays unique while cached
+        return out
+
+    def search_objects(self, image_or_path, top_k: int = 10, box: Sequence[float] | None = None) -> dict:
+        """``{"results": merged ranking, "objects": [{"box": [x0, y0, x1, y1], "results": [...]}, ...]}``
+        (SPEC §7); ``objects`` is empty unless multi-object search is on (or verification found products)."""
+        top_k = clamp_top_k(top_k, self.ntotal)
+        if not self.photo_mode:
+            return {"results": self.search(image_or_path, top_k, box), "objects": []}
+        out = self._photo_search(image_or_path, top_k, box)
+        return {"results": out["results"], "objects": out["objects"]}
+
+    def object_search(self, image, top_k: int) -> list[dict]:
+        """Per-object rankings of a photo (the serve app's ``ObjectSearch`` hook); reuses the work of a
+        ``search``/``timed_search`` of the same image object just before."""
+        return self.search_objects(image, top_k)["objects"]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Fallback and outcome counters of verification and multi-object search so far."""
+        out: dict[str, int] = {}
+        if self._verifier is not None:
+            out.update({f"verify/{k}": int(v) for k, v in self._verifier.counts.items()})
+        if self._photo is not None:
+            out.update({f"objects/{k}": int(v) for k, v in self._photo.counts.items()})
+        return out
+
+    def hits(self, scores: np.ndarray, ids: np.ndarray, verifications: dict | None = None) -> list[dict]:
+        """Result dicts for ranked (scores, ids); verified candidates also get ``"inliers"``."""
         hits = []
         for s, i in zip(scores, ids):
             if i < 0:
                 continue
-            hits.append({"rank": len(hits) + 1, "path": self.records[int(i)].path, "score": round(float(s), 6)})
+            hit = {"rank": len(hits) + 1, "path": self.records[int(i)].path, "score": round(float(s), 6)}
+            if verifications and int(i) in verifications:
+                hit["inliers"] = int(verifications[int(i)].inliers)
+            hits.append(hit)
         return hits
+
+    _hits = hits
 
     def timed_search(self, image_or_path, top_k: int, box=None) -> tuple[list[dict], float, float]:
         """Hits plus (describe ms, search ms) for one query."""
+        if self.photo_mode:
+            top_k = clamp_top_k(top_k, self.ntotal)
+            out = self._photo_search(image_or_path, top_k, box)
+            return out["results"], out["describe_ms"], out["search_ms"]
         started = time.perf_counter()
         q = self.describe_query(image_or_path, box)
         described = time.perf_counter()
@@ -182,6 +306,13 @@ class OnceSkipLog:
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
+
+
+def _mtime(path) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1
 
 
 def _check_dim(describer, vectors: np.ndarray) -> None:

@@ -11,6 +11,8 @@ Layout (everything readable without pickle and without this project's code)::
     graph_ids.npy, graph_sims.npy   Eq. 14 neighbour lists
     vectors.npy       (DBA only) the augmented database vectors
     index/            (FAISS only) faiss.index + index.json
+    local/            (retrieval.verify.local_features only) key-points + descriptors for geometric
+                      verification, memory-mapped .npy (see dfcnn.retrieval.local_store)
 
 The whole directory is written beside the target and renamed into place (atomic).
 """
@@ -80,7 +82,7 @@ def _json_safe(obj):
 
 
 def write_index_dir(target: str | os.PathLike, *, describer, describer_kind: str, engine, records: Sequence[ImageRecord],
-                    method: str, config_yaml: str, created: str | None = None) -> Path:
+                    method: str, config_yaml: str, created: str | None = None, local_features=None) -> Path:
     """Write a complete index directory atomically; returns its absolute path."""
     if len(records) != engine.ntotal:
         raise ValueError(f"{len(records)} records but {engine.ntotal} indexed vectors")
@@ -88,6 +90,10 @@ def write_index_dir(target: str | os.PathLike, *, describer, describer_kind: str
     with atomic_directory(target) as tmp:
         describer.save(str(tmp / DESCRIBER_DIR))
         engine.save(str(tmp))
+        if local_features is not None:
+            from dfcnn.retrieval.local_store import LOCAL_DIR
+
+            local_features.save(str(tmp / LOCAL_DIR))
         atomic_write_text(str(tmp / RECORDS), json.dumps([record_to_json(r) for r in records], ensure_ascii=False))
         atomic_write_text(str(tmp / CONFIG), config_yaml)
         files = {}
