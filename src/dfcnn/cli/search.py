@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 def run_search(cfg: DictConfig, skip_log) -> dict[str, float]:
     """Search every query named by ``cfg.query``; writes ``cfg.output`` atomically; returns metrics."""
     from dfcnn.data.decode import ImageDecodeError
-    from dfcnn.retrieval.atomic import atomic_write_text
+    from dfcnn.persist import atomic_write_text
     from dfcnn.retrieval.queries import QueryError, list_queries
     from dfcnn.retrieval.retriever import Retriever, clamp_top_k
 

@@ -8,7 +8,6 @@ logging undecodable files; ``save``/``load`` keep the settings and the whitening
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -26,6 +25,7 @@ from dfcnn.features.lightning import RecordDataModule, extract_to_shards, read_s
 from dfcnn.features.model import MULTISCALE, RetrievalNet
 from dfcnn.features.pooling import build_aggregator
 from dfcnn.features.whitening import PCAWhitening
+from dfcnn.persist import atomic_save_npy, atomic_write_json, load_format_json
 
 logger = logging.getLogger(__name__)
 
@@ -229,27 +229,18 @@ class CnnDescriber:
             self.whitening.save(os.path.join(directory, "whitening"))
         sensitivity = self.channel_sensitivity()
         if sensitivity is not None:  # Eq. 9, for inspection
-            tmp = os.path.join(directory, "channel_sensitivity.npy.tmp")
-            with open(tmp, "wb") as fh:
-                np.save(fh, sensitivity, allow_pickle=False)
-            os.replace(tmp, os.path.join(directory, "channel_sensitivity.npy"))
+            atomic_save_npy(os.path.join(directory, "channel_sensitivity.npy"), sensitivity)
         meta = {
             "format": FORMAT,
             "params": asdict(self.params),
             "info": self.info,
             "weights_sha256": self._weights_digest(),
         }
-        tmp = os.path.join(directory, "describer.json.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(meta, fh, indent=2, sort_keys=True)
-        os.replace(tmp, os.path.join(directory, "describer.json"))
+        atomic_write_json(os.path.join(directory, "describer.json"), meta)
 
     @classmethod
     def load(cls, directory: str) -> "CnnDescriber":
-        with open(os.path.join(directory, "describer.json"), encoding="utf-8") as fh:
-            meta = json.load(fh)
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{directory}: not a CnnDescriber directory ({meta.get('format')!r})")
+        meta = load_format_json(os.path.join(directory, "describer.json"), FORMAT, "CnnDescriber")
         known = {f.name for f in fields(DescriberParams)}
         obj = cls(**{k: v for k, v in meta["params"].items() if k in known})
         expected = meta.get("weights_sha256")

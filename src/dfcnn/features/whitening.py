@@ -9,7 +9,6 @@ small, noisy eigenvalues of a short training set. Persisted as ``.npy`` + JSON, 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from typing import Optional
@@ -18,6 +17,8 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
+
+from dfcnn.persist import atomic_save_npy, atomic_write_json, load_format_json
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class PCAWhitening(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "projection_")
         os.makedirs(directory, exist_ok=True)
         for name in ("mean", "projection", "components", "explained_variance"):
-            _save_npy(os.path.join(directory, f"{name}.npy"), getattr(self, f"{name}_"))
+            atomic_save_npy(os.path.join(directory, f"{name}.npy"), getattr(self, f"{name}_"))
         meta = {
             "format": FORMAT,
             "params": self.get_params(),
@@ -124,14 +125,11 @@ class PCAWhitening(TransformerMixin, BaseEstimator):
             "n_components": int(self.n_components_),
             "n_samples_seen": int(self.n_samples_seen_),
         }
-        _save_json(os.path.join(directory, "whitening.json"), meta)
+        atomic_write_json(os.path.join(directory, "whitening.json"), meta)
 
     @classmethod
     def load(cls, directory: str) -> "PCAWhitening":
-        with open(os.path.join(directory, "whitening.json"), encoding="utf-8") as fh:
-            meta = json.load(fh)
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{directory}: not a PCA-whitening directory ({meta.get('format')!r})")
+        meta = load_format_json(os.path.join(directory, "whitening.json"), FORMAT, "PCA-whitening")
         obj = cls(**meta["params"])
         for name in ("mean", "projection", "components", "explained_variance"):
             setattr(obj, f"{name}_", np.load(os.path.join(directory, f"{name}.npy"), allow_pickle=False))
@@ -140,16 +138,3 @@ class PCAWhitening(TransformerMixin, BaseEstimator):
         obj.n_samples_seen_ = meta["n_samples_seen"]
         return obj
 
-
-def _save_npy(path: str, array: np.ndarray) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as fh:
-        np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
-    os.replace(tmp, path)
-
-
-def _save_json(path: str, obj) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, indent=2, sort_keys=True)
-    os.replace(tmp, path)

@@ -19,7 +19,7 @@ from dfcnn.config.retrieval import (
     RetrievalConfig,
     VerifyConfig,
 )
-from dfcnn.retrieval.atomic import atomic_save_npy
+from dfcnn.persist import atomic_save_npy
 from dfcnn.retrieval.expansion import alpha_query_expansion, database_augmentation
 from dfcnn.retrieval.fuzzy import fuzzy_rerank, neighbour_graph
 from dfcnn.retrieval.index import Index, load_index, make_index

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from dfcnn.retrieval.atomic import atomic_save_npy, atomic_write_text
+from dfcnn.persist import atomic_save_npy, atomic_write_text
 
 BLOCK_ROWS = 65_536  # database rows per matrix product (float32 storage)
 FP16_BLOCK_ROWS = 8_192  # float16 blocks are converted to float32 before the product: keep them cache-sized

@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from dfcnn.errors import UnavailableError
-from dfcnn.retrieval.atomic import atomic_write_text
+from dfcnn.persist import atomic_write_text
 from dfcnn.retrieval.exact import resolve_threads
 
 

@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from dfcnn.data.records import ImageRecord
-from dfcnn.retrieval.atomic import atomic_write_text
+from dfcnn.persist import atomic_write_text, load_format_json
 from dfcnn.retrieval.expansion import l2_normalise
 
 log = logging.getLogger(__name__)
@@ -199,10 +199,7 @@ class FusedDescriber:
     def load(cls, directory: str) -> "FusedDescriber":
         from dfcnn.features.describer import CnnDescriber
 
-        with open(os.path.join(directory, "fused.json"), encoding="utf-8") as fh:
-            meta = json.load(fh)
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{directory}: not a FusedDescriber directory ({meta.get('format')!r})")
+        meta = load_format_json(os.path.join(directory, "fused.json"), FORMAT, "FusedDescriber")
         obj = cls(CnnDescriber.load(os.path.join(directory, "cnn")), attribute_weight=meta["attribute_weight"],
                   enabled=meta["enabled"], attribute_data=meta.get("attribute_data", "catalogue"))
         obj.attribute_source = meta.get("attribute_source")

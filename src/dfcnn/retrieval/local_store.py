@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from dfcnn.retrieval.atomic import atomic_save_npy, atomic_write_text
+from dfcnn.persist import atomic_save_npy, atomic_write_text, load_format_json
 from dfcnn.retrieval.verify import LocalFeatureExtractor, LocalFeatures, descriptor_spec
 
 log = logging.getLogger(__name__)
@@ -117,10 +117,7 @@ class LocalFeatureStore:
 
     @classmethod
     def load(cls, directory: str, mmap: bool = True) -> LocalFeatureStore:
-        with open(os.path.join(directory, "local.json"), encoding="utf-8") as fh:
-            meta = json.load(fh)
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{directory}: not a local-features directory ({meta.get('format')!r})")
+        meta = load_format_json(os.path.join(directory, "local.json"), FORMAT, "local-features")
         arrays = [np.load(os.path.join(directory, name), allow_pickle=False, mmap_mode="r" if mmap else None)
                   for name in FILES]
         offsets = np.asarray(arrays[0], np.int64)  # small: N + 1 integers

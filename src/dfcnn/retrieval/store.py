@@ -32,7 +32,7 @@ from typing import Sequence
 
 from dfcnn.config.retrieval import RetrievalConfig
 from dfcnn.data.records import ImageRecord
-from dfcnn.retrieval.atomic import atomic_directory, atomic_write_text
+from dfcnn.persist import atomic_directory, atomic_write_text
 
 log = logging.getLogger(__name__)
 
