@@ -5,7 +5,7 @@ import pytest
 
 from dfcnn.data.records import ImageRecord
 from dfcnn.experiments.artefacts import MissingData
-from dfcnn.experiments.fig10_false_retrieval import frp_curves
+from dfcnn.experiments.fig10_false_retrieval import frp_curves, frp_floor
 from dfcnn.experiments.fig11_content_matching import cmd_table
 from dfcnn.experiments.retrieval_eval import MethodResult
 from dfcnn.metrics.ranking import relevance_matrix
@@ -30,6 +30,8 @@ def test_frp_curves_hand_computed():
     assert curves["three"].tolist() == [0.0]
     with pytest.raises(MissingData, match="needs 2 three-object searches, the data has 1"):
         frp_curves(_result(), n_searches=2, top_l=2)
+    # q0 has a single relevant database item, so its top 2 holds at least one false result
+    assert frp_floor(_result(), n_searches=1, top_l=2) == {"single": 50.0, "three": 0.0}
 
 
 def test_cmd_table_hand_computed():

@@ -8,17 +8,18 @@ pytestmark = pytest.mark.slow
 
 
 def test_quick_reproduce_writes_every_artefact_and_mlflow_runs(tmp_path, mlflow_client_for):
-    # Fig. 10 asks for more searches than the tiny catalogue has: said in the report, the rest made
-    proc = run_entry("reproduce", "experiment=quick", "methods=[dfcnn,inception,surf]", "figures.fig10_searches=500",
-                     cwd=tmp_path)
+    # Fig. 11 asks for more searches than the tiny catalogue has: said in the report, the rest made
+    proc = run_entry("reproduce", "experiment=quick", "methods=[dfcnn,inception,surf]",
+                     "figures.fig11_searches_per_field=500", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     paper = tmp_path / "paper"
     for name in ("fig7_convergence.png", "fig8_consistency.png", "fig9_runtime.png",
-                 "fig11_content_matching.png", "table1_environment.md", "report.md"):
+                 "fig10_false_retrieval.png", "table1_environment.md", "report.md"):
         assert (paper / name).stat().st_size > 0, name
-    assert not (paper / "fig10_false_retrieval.png").exists()
+    assert not (paper / "fig11_content_matching.png").exists()
     report = (paper / "report.md").read_text()
-    assert "Fig. 10 needs 500 single-object searches" in report
+    assert "Fig. 11 needs 500 searches per field" in report
+    assert "Lowest FRP any ranking could reach" in report
     assert "| dfcnn |" in report and "| surf |" in report
     assert "inception did not run" in report  # no Inception weights offline: said, not hidden
     assert "98.4" in report  # the paper's number printed beside ours
@@ -38,7 +39,7 @@ def test_quick_reproduce_writes_every_artefact_and_mlflow_runs(tmp_path, mlflow_
     history = client.get_metric_history(dfcnn.info.run_id, "fig7_val_loss")
     assert len(history) == 8  # quick preset: 8 boosting rounds, one point each
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "paper")}
-    assert "paper/report.md" in artifacts and "paper/fig11_content_matching.png" in artifacts
+    assert "paper/report.md" in artifacts and "paper/fig10_false_retrieval.png" in artifacts
 
 
 def test_failing_run_is_marked_failed(tmp_path, mlflow_client_for):

@@ -91,6 +91,7 @@ def reproduce(cfg: DictConfig, method_cfgs: dict[str, DictConfig], splits, repor
                                                   Path(cfg.paths.outputs) / "cache" / "fig8")
     results, failures, problems = {}, {}, {}
     artefacts: dict[str, dict] = {name: {} for name in wanted}
+    floors = None
     for method, mcfg in method_cfgs.items():
         try:
             with tracked_run(mcfg, "reproduce", run_name=method, nested=True, extra_tags={"method": method}):
@@ -107,6 +108,8 @@ def reproduce(cfg: DictConfig, method_cfgs: dict[str, DictConfig], splits, repor
                         continue
                     artefacts[name][method] = data
                     log_artefact_metrics(name, data)
+                if "fig10" in artefacts and method in artefacts["fig10"] and floors is None:
+                    floors = fig10_false_retrieval.frp_floor(result, cfg.figures.fig10_searches, cfg.figures.frp_top_l)
         except UnavailableError as exc:
             log.warning("method %s cannot run here: %s", method, exc)
             failures[method] = str(exc)
@@ -129,7 +132,7 @@ def reproduce(cfg: DictConfig, method_cfgs: dict[str, DictConfig], splits, repor
              f"Backbone {cfg.backbone.name} at image_size {cfg.backbone.image_size}; peak RSS {peak_rss_mb():.0f} MB."]
     report = write_report(report_dir / "report.md", dataset=cfg.data.name, results=results, failures=failures,
                           artefacts={k: v for k, v in artefacts.items() if v}, problems=problems,
-                          figures_cfg=cfg.figures, table1=table1, rerun=rerun, notes=notes)
+                          figures_cfg=cfg.figures, table1=table1, rerun=rerun, notes=notes, frp_floor=floors)
     mlflow.log_artifact(str(report), "paper")
     mlflow.log_metric("peak_rss_mb", peak_rss_mb())
     if not results:
