@@ -28,6 +28,7 @@ from dfcnn.features.model import RetrievalNet
 from dfcnn.features.pooling import build_aggregator
 from dfcnn.features.whitening import PCAWhitening
 from dfcnn.metrics.ranking import average_precision
+from dfcnn.tracking.benchmarks import benchmark_run
 
 AGGS = ("gap", "mac", "gem", "rmac", "crow", "dfcnn")
 
@@ -98,11 +99,7 @@ def main() -> None:
     if not args.no_mlflow:
         import mlflow
 
-        if not os.environ.get("MLFLOW_TRACKING_URI"):
-            os.makedirs("outputs", exist_ok=True)
-            mlflow.set_tracking_uri("sqlite:///outputs/mlflow.db")
-        mlflow.set_experiment("benchmarks")
-        with mlflow.start_run(run_name="aggregator_map"):
+        with benchmark_run("aggregator_map"):
             mlflow.log_params({"backbone": "efficientnet_lite0", "whitening_data": "coco256", "queries": len(caltech)})
             for (s, a), (m_plain, m_white, dim) in results.items():
                 mlflow.log_metrics({f"map.{a}.{s}.l2": m_plain, f"map.{a}.{s}.pcaw": m_white, f"dim.{a}.{s}": dim})

@@ -25,6 +25,7 @@ from PIL import Image
 from dfcnn.baselines.matching import match_inliers
 from dfcnn.baselines.surf_features import SurfExtractor, to_gray
 from dfcnn.baselines.vlad import VladEncoder
+from dfcnn.tracking.benchmarks import benchmark_run
 
 PHOTOS = ("astronaut", "camera", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field", "retina")
 
@@ -143,11 +144,7 @@ def bench_cnn(photos, size, args) -> dict[str, float]:
 def log_mlflow(metrics: dict, params: dict) -> None:
     import mlflow
 
-    if not os.environ.get("MLFLOW_TRACKING_URI"):
-        os.makedirs("outputs", exist_ok=True)
-        mlflow.set_tracking_uri("sqlite:///outputs/mlflow.db")
-    mlflow.set_experiment("benchmarks")
-    with mlflow.start_run(run_name="baselines"):
+    with benchmark_run("baselines"):
         mlflow.log_params(params)
         mlflow.log_metrics(metrics)
 

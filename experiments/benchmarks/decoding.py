@@ -24,6 +24,7 @@ from PIL import Image
 from dfcnn.data.catalogue.scenes import canvas_size, single_view
 from dfcnn.data.catalogue.styles import field_styles
 from dfcnn.data.decode import load_image, resize_longer_side
+from dfcnn.tracking.benchmarks import benchmark_run
 
 
 def make_jpeg(megapixels: float, directory: str) -> str:
@@ -111,11 +112,7 @@ def main(argv=None) -> dict:
     if not args.no_mlflow:
         import mlflow
 
-        if not os.environ.get("MLFLOW_TRACKING_URI"):
-            os.makedirs("outputs", exist_ok=True)
-            mlflow.set_tracking_uri("sqlite:///outputs/mlflow.db")
-        mlflow.set_experiment("benchmarks")
-        with mlflow.start_run(run_name="decoding"):
+        with benchmark_run("decoding"):
             mlflow.log_params({"side": args.side, "repeats": args.repeats, "cpu": platform.processor() or platform.machine(), "opencv": cv2.__version__, "pillow": Image.__version__})
             mlflow.log_metrics({k.replace("/", "."): v for k, v in results.items()})
     return results

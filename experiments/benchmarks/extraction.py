@@ -35,6 +35,7 @@ from dfcnn.features.images import preprocess
 from dfcnn.features.model import same_size_groups
 from dfcnn.features.pooling import AGGREGATORS
 from dfcnn.features.whitening import PCAWhitening
+from dfcnn.tracking.benchmarks import benchmark_run
 
 
 def synthetic_photo(seed: int, size: tuple[int, int]) -> Image.Image:
@@ -190,11 +191,7 @@ def main() -> None:
     if not args.no_mlflow:
         import mlflow
 
-        if not os.environ.get("MLFLOW_TRACKING_URI"):
-            os.makedirs("outputs", exist_ok=True)
-            mlflow.set_tracking_uri("sqlite:///outputs/mlflow.db")
-        mlflow.set_experiment("benchmarks")
-        with mlflow.start_run(run_name="extraction"):
+        with benchmark_run("extraction"):
             mlflow.log_params({**vars(args), "cpu": platform.processor() or platform.machine(), "torch": torch.__version__})
             mlflow.log_metrics({k.replace("/", "."): float(v) for k, v in results.items()})
 

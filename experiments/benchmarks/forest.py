@@ -30,6 +30,7 @@ from sklearn.model_selection import train_test_split
 from dfcnn.config.forest import ForestConfig
 from dfcnn.forest import CascadeForestClassifier, Timer
 from dfcnn.forest.estimators import make_xgboost
+from dfcnn.tracking.benchmarks import benchmark_run
 
 CONF = os.path.join(os.path.dirname(__file__), "..", "..", "conf", "forest", "default.yaml")
 
@@ -123,11 +124,7 @@ def log_mlflow(results: dict) -> None:
         import mlflow
     except ImportError:
         return
-    if not os.environ.get("MLFLOW_TRACKING_URI"):
-        os.makedirs("outputs", exist_ok=True)
-        mlflow.set_tracking_uri("sqlite:///outputs/mlflow.db")
-    mlflow.set_experiment("benchmarks")
-    with mlflow.start_run(run_name="forest"):
+    with benchmark_run("forest"):
         for name, r in results.items():
             mlflow.log_metrics({f"{name}/{k}": float(v) for k, v in r.items()})
 

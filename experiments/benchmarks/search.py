@@ -13,7 +13,6 @@ other jobs on the machine hit both alike.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import time
 
@@ -21,6 +20,7 @@ import numpy as np
 
 from dfcnn.retrieval.exact import ExactIndex, resolve_threads
 from dfcnn.retrieval.fuzzy import fuzzy_rerank, neighbour_graph
+from dfcnn.tracking.benchmarks import benchmark_run
 
 
 def unit_vectors(n: int, d: int, seed: int, chunk: int = 100_000) -> np.ndarray:
@@ -138,11 +138,7 @@ def main(argv=None) -> dict:
     if not args.no_mlflow:
         import mlflow
 
-        if not os.environ.get("MLFLOW_TRACKING_URI"):
-            os.makedirs("outputs", exist_ok=True)
-            mlflow.set_tracking_uri("sqlite:///outputs/mlflow.db")
-        mlflow.set_experiment("benchmarks")
-        with mlflow.start_run(run_name="search"):
+        with benchmark_run("search"):
             mlflow.log_params({"dim": args.dim, "k": args.k, "dtype": args.dtype, "threads": threads,
                                "single": args.single, "batch": args.batch, "cpu": platform.processor() or platform.machine()})
             mlflow.log_metrics(results)

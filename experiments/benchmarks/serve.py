@@ -213,11 +213,9 @@ def main() -> None:
     if not args.no_mlflow:
         import mlflow
 
-        if not os.environ.get("MLFLOW_TRACKING_URI"):
-            os.makedirs("outputs", exist_ok=True)
-            mlflow.set_tracking_uri("sqlite:///outputs/mlflow.db")
-        mlflow.set_experiment("benchmarks")
-        with mlflow.start_run(run_name="serve"):
+        from dfcnn.tracking.benchmarks import benchmark_run
+
+        with benchmark_run("serve"):
             mlflow.log_params({"ntotal": retriever.ntotal, "method": retriever.method, "queries": args.queries,
                                "requests": args.requests, "top_k": args.top_k, "torch_threads": 1,
                                "cpus": os.cpu_count()})

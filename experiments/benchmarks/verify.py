@@ -165,10 +165,9 @@ def main() -> None:
     if not args.no_mlflow:
         import mlflow
 
-        if not os.environ.get("MLFLOW_TRACKING_URI"):
-            mlflow.set_tracking_uri("sqlite:///outputs/mlflow.db")
-        mlflow.set_experiment("benchmarks")
-        with mlflow.start_run(run_name="verify"):
+        from dfcnn.tracking.benchmarks import benchmark_run
+
+        with benchmark_run("verify"):
             mlflow.log_params({"threads": args.threads, "candidates": m, "keypoints": args.keypoints})
             mlflow.log_metrics(figures)
 

@@ -69,3 +69,15 @@ def test_flatten_and_environment():
     env = capture_environment()
     assert {"cpu", "ram_gb", "os", "python", "gpu"} <= set(env)
     assert float(env["ram_gb"]) > 0
+
+
+def test_benchmark_run_lands_in_the_benchmarks_experiment(tmp_path, monkeypatch):
+    from dfcnn.tracking.benchmarks import benchmark_run
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'bench.db'}")
+    with benchmark_run("unit-bench"):
+        mlflow.log_metric("ratio", 0.95)
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'bench.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("benchmarks").experiment_id])
+    assert run.info.run_name == "unit-bench" and run.data.metrics["ratio"] == 0.95
+    assert run.data.tags["entry"] == "benchmark" and "env.cpu" in run.data.tags
