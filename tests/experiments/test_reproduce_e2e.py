@@ -23,6 +23,9 @@ def test_quick_reproduce_writes_every_artefact_and_mlflow_runs(tmp_path, mlflow_
     assert "| dfcnn |" in report and "| surf |" in report
     assert "inception did not run" in report  # no Inception weights offline: said, not hidden
     assert "98.4" in report  # the paper's number printed beside ours
+    assert "SURF implementation that ran: **" in report
+    if "ran: **mahotas**" in report:  # the PyPI OpenCV wheels have no SURF: the weak fallback is flagged
+        assert "flatter DF-CNN" in report
 
     client = mlflow_client_for(tmp_path)
     exp = client.get_experiment_by_name("dfcnn")

@@ -93,12 +93,16 @@ def _fig11(tables: dict) -> list[str]:
 
 def write_report(path: Path, *, dataset: str, results: dict, failures: dict, artefacts: dict,
                  problems: dict, figures_cfg, table1: str, rerun: str, notes: list[str],
-                 frp_floor: dict | None = None) -> Path:
+                 frp_floor: dict | None = None, infos: dict | None = None) -> Path:
     lines = [f"# dfcnn — the paper's artefacts reproduced on `{dataset}`", ""]
     lines += [f"- {n}" for n in notes] + [""]
     lines += _retrieval(results)
     for method, why in failures.items():
         lines.append(f"- **{method} did not run**: {why}")
+    surf = (infos or {}).get("surf")
+    if surf:  # SPEC §3: name the SURF that ran and say what a weak one means
+        lines.append(f"- SURF implementation that ran: **{surf.get('surf_implementation', '?')}**"
+                     + (f". Caveat: {surf['caveat']}." if surf.get("caveat") else "."))
     lines.append("")
     if "fig7" in artefacts:
         lines += _fig7(artefacts["fig7"])

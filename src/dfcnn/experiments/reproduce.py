@@ -92,6 +92,7 @@ def reproduce(cfg: DictConfig, method_cfgs: dict[str, DictConfig], splits, repor
     results, failures, problems = {}, {}, {}
     artefacts: dict[str, dict] = {name: {} for name in wanted}
     floors = None
+    infos: dict[str, dict] = {}
     for method, mcfg in method_cfgs.items():
         try:
             with tracked_run(mcfg, "reproduce", run_name=method, nested=True, extra_tags={"method": method}):
@@ -99,6 +100,7 @@ def reproduce(cfg: DictConfig, method_cfgs: dict[str, DictConfig], splits, repor
                 mlflow.log_metrics(result.metrics)
                 mlflow.set_tags({f"info.{k}": str(v) for k, v in result.info.items()})
                 results[method] = result.metrics
+                infos[method] = result.info
                 for name in wanted:
                     try:
                         data = compute_artefact(name, result, cfg, scenes)
@@ -132,7 +134,7 @@ def reproduce(cfg: DictConfig, method_cfgs: dict[str, DictConfig], splits, repor
              f"Backbone {cfg.backbone.name} at image_size {cfg.backbone.image_size}; peak RSS {peak_rss_mb():.0f} MB."]
     report = write_report(report_dir / "report.md", dataset=cfg.data.name, results=results, failures=failures,
                           artefacts={k: v for k, v in artefacts.items() if v}, problems=problems,
-                          figures_cfg=cfg.figures, table1=table1, rerun=rerun, notes=notes, frp_floor=floors)
+                          figures_cfg=cfg.figures, table1=table1, rerun=rerun, notes=notes, frp_floor=floors, infos=infos)
     mlflow.log_artifact(str(report), "paper")
     mlflow.log_metric("peak_rss_mb", peak_rss_mb())
     if not results:
