@@ -68,7 +68,7 @@ class ExactIndex:
         return self._vectors
 
     def add(self, x: np.ndarray) -> None:
-        x = self._check(x)
+        x = check_vectors(x, self.dim)
         if self.ntotal == 0:
             self._vectors = np.ascontiguousarray(x, dtype=self.dtype)
         else:
@@ -76,7 +76,7 @@ class ExactIndex:
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` inner products for each query row, best first: (scores, ids), both [nq, k]."""
-        q = np.ascontiguousarray(self._check(q), dtype=np.float32)
+        q = np.ascontiguousarray(check_vectors(q, self.dim), dtype=np.float32)
         if self.ntotal == 0:
             raise ValueError("the index is empty")
         if k <= 0:
@@ -130,12 +130,14 @@ class ExactIndex:
         index._vectors = vectors
         return index
 
-    def _check(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
-        if x.ndim == 1:
-            x = x[None, :]
-        if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"expected vectors of dimension {self.dim}, got shape {x.shape}")
-        if not np.isfinite(x).all():
-            raise ValueError("vectors contain NaN or inf")
-        return x
+
+def check_vectors(x: np.ndarray, dim: int) -> np.ndarray:
+    """Rows of width ``dim`` (a single vector becomes one row), all finite, or a ValueError saying why."""
+    x = np.asarray(x)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2 or x.shape[1] != dim:
+        raise ValueError(f"expected vectors of dimension {dim}, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("vectors contain NaN or inf")
+    return x

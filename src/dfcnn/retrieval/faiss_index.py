@@ -14,7 +14,7 @@ import numpy as np
 
 from dfcnn.errors import UnavailableError
 from dfcnn.persist import atomic_write_text
-from dfcnn.retrieval.exact import resolve_threads
+from dfcnn.retrieval.exact import check_vectors, resolve_threads
 
 
 def import_faiss():
@@ -55,7 +55,7 @@ class FaissIndex:
                 raise ValueError(f"retrieval.faiss_params={params!r} does not apply to {self.factory!r}: {exc}") from exc
 
     def add(self, x: np.ndarray) -> None:
-        x = np.ascontiguousarray(self._check(x), dtype=np.float32)
+        x = np.ascontiguousarray(check_vectors(x, self.dim), dtype=np.float32)
         if not self.index.is_trained:
             try:
                 self.index.train(x)
@@ -67,7 +67,7 @@ class FaissIndex:
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (scores, ids), best first; approximate indexes may return id -1 for missing slots."""
-        q = np.ascontiguousarray(self._check(q), dtype=np.float32)
+        q = np.ascontiguousarray(check_vectors(q, self.dim), dtype=np.float32)
         if self.ntotal == 0:
             raise ValueError("the index is empty")
         if k <= 0:
@@ -101,12 +101,3 @@ class FaissIndex:
         obj.set_params(params)
         return obj
 
-    def _check(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
-        if x.ndim == 1:
-            x = x[None, :]
-        if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"expected vectors of dimension {self.dim}, got shape {x.shape}")
-        if not np.isfinite(x).all():
-            raise ValueError("vectors contain NaN or inf")
-        return x
