@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from dfcnn.persist import atomic_write_json as save_json, load_json
+from dfcnn.persist import atomic_write_json as save_json, load_format_json
 from dfcnn.baselines.surf_features import SurfExtractor
 from dfcnn.baselines.vlad import VladEncoder
 from dfcnn.config.baselines import SurfConfig
@@ -139,9 +139,7 @@ class SurfVladDescriber:
     @classmethod
     def load(cls, directory: str) -> "SurfVladDescriber":
         """Rebuild with the SURF implementation the vocabulary was learned with (or fail clearly)."""
-        meta = load_json(os.path.join(directory, META_FILE))
-        if meta.get("format") != _FORMAT:
-            raise ValueError(f"{directory}: not a SURF+VLAD describer (format {meta.get('format')!r})")
+        meta = load_format_json(os.path.join(directory, META_FILE), _FORMAT, "SURF+VLAD describer")
         obj = cls(**meta["params"])
         obj.vlad = VladEncoder.load(directory)
         return obj

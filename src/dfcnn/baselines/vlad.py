@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
-from dfcnn.persist import atomic_save_npy as save_npy, atomic_write_json as save_json, load_json, load_npy
+from dfcnn.persist import atomic_save_npy as save_npy, atomic_write_json as save_json, load_npy, load_format_json
 
 logger = logging.getLogger(__name__)
 
@@ -153,9 +153,7 @@ class VladEncoder(TransformerMixin, BaseEstimator):
 
     @classmethod
     def load(cls, directory: str) -> "VladEncoder":
-        meta = load_json(os.path.join(directory, META_FILE))
-        if meta.get("format") != _FORMAT:
-            raise ValueError(f"{directory}: not a VLAD encoder directory (format {meta.get('format')!r})")
+        meta = load_format_json(os.path.join(directory, META_FILE), _FORMAT, "VLAD encoder")
         enc = cls(**meta["params"])
         centers = load_npy(os.path.join(directory, CENTERS_FILE)).astype(np.float32)
         if centers.shape != (enc.n_clusters, meta["descriptor_dim"]):

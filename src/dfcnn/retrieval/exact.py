@@ -76,11 +76,7 @@ class ExactIndex:
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` inner products for each query row, best first: (scores, ids), both [nq, k]."""
-        q = np.ascontiguousarray(check_vectors(q, self.dim), dtype=np.float32)
-        if self.ntotal == 0:
-            raise ValueError("the index is empty")
-        if k <= 0:
-            raise ValueError(f"k must be positive, got {k}")
+        q = check_query(q, k, self.dim, self.ntotal)
         k = min(int(k), self.ntotal)
         out_scores, out_ids = [], []
         for start in range(0, q.shape[0], QUERY_CHUNK):
@@ -141,3 +137,13 @@ def check_vectors(x: np.ndarray, dim: int) -> np.ndarray:
     if not np.isfinite(x).all():
         raise ValueError("vectors contain NaN or inf")
     return x
+
+
+def check_query(q: np.ndarray, k: int, dim: int, ntotal: int) -> np.ndarray:
+    """The query rows as contiguous float32, after the checks every index backend makes."""
+    q = np.ascontiguousarray(check_vectors(q, dim), dtype=np.float32)
+    if ntotal == 0:
+        raise ValueError("the index is empty")
+    if k <= 0:
+        raise ValueError(f"k must be positive, got {k}")
+    return q

@@ -14,7 +14,7 @@ import numpy as np
 
 from dfcnn.errors import UnavailableError
 from dfcnn.persist import atomic_write_text
-from dfcnn.retrieval.exact import check_vectors, resolve_threads
+from dfcnn.retrieval.exact import check_query, check_vectors, resolve_threads
 
 
 def import_faiss():
@@ -67,11 +67,7 @@ class FaissIndex:
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (scores, ids), best first; approximate indexes may return id -1 for missing slots."""
-        q = np.ascontiguousarray(check_vectors(q, self.dim), dtype=np.float32)
-        if self.ntotal == 0:
-            raise ValueError("the index is empty")
-        if k <= 0:
-            raise ValueError(f"k must be positive, got {k}")
+        q = check_query(q, k, self.dim, self.ntotal)
         faiss = import_faiss()
         faiss.omp_set_num_threads(resolve_threads(self.threads))
         scores, ids = self.index.search(q, min(int(k), self.ntotal))
