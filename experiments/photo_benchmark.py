@@ -27,6 +27,7 @@ import io
 import json
 import logging
 import math
+import re
 import time
 from pathlib import Path
 
@@ -41,12 +42,13 @@ CALTECH = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", 
 PHOTO_SIZE = (1024, 768)
 SETTINGS = {  # search-time overrides of one index
     "global": {"multi_object": False, "verify": {"enabled": False}},
-    "+verify": {"multi_object": False, "verify": {"enabled": True}},
+    "+verify": {"multi_object": False, "verify": {"enabled": True, "words_top_m": 0}},
+    "+verify +words, no vote tier": {"multi_object": False, "verify": {"enabled": True, "words_min_votes": 0}},
+    "+verify +words (dfcnn default)": {"multi_object": False, "verify": {"enabled": True}},
     "+objects": {"multi_object": True, "verify": {"enabled": False}},
+    "+objects +verify": {"multi_object": True, "verify": {"enabled": True, "words_top_m": 0}},
     "all on": {"multi_object": True, "verify": {"enabled": True}},
-    "all on, wide shortlist": {"multi_object": True, "object_top_m": 50, "verify": {"enabled": True, "top_m": 100}},
 }
-
 
 # ----------------------------------------------------------------------------- products
 def caltech_products(root: str, n_db: int, seed: int) -> tuple[list[ImageRecord], list[str]]:
@@ -302,7 +304,7 @@ def main() -> None:
             mlflow.log_params({"database": source, "n_db": retriever.ntotal, "queries_per_count": args.queries,
                                "seed": args.seed, "image_size": args.image_size})
             for r in results:
-                key = r["setting"].replace("+", "plus_").replace(" ", "_")
+                key = re.sub(r"[^0-9A-Za-z]+", "_", r["setting"].replace("+", "plus ")).strip("_")  # MLflow's key charset
                 mlflow.log_metrics({f"{key}/{k}": v for k, v in r.items() if isinstance(v, float)})
             mlflow.log_artifact(str(out / "table.md"))
 

@@ -4,9 +4,10 @@
    descriptors, RootSIFT, one BLAS product for mutual NN + ratio, USAC-MAGSAC homography, plausibility
    checks) vs a plain ``cv2.BFMatcher.knnMatch`` + ratio test + ``cv2.findHomography(RANSAC)`` loop
    over the same candidates (target: ratio ≤ 1). Medians of interleaved repeats.
-2. A whole query with M = 50: decode → CNN descriptor → global search → query key-points → 50
-   verifications, on ``--threads`` cores (target: < 1.5 s on 2 cores).
-3. Bytes per indexed image of the stored local features, per detector.
+1b. The word shortlist: the query's key-points voting over the visual-word inverted file.
+2. A whole query with M = 50: decode → CNN descriptor → global search → query key-points → word
+   votes → verification of the shortlist, on ``--threads`` cores (target: < 1.5 s on 2 cores).
+3. Bytes per indexed image of the stored local features, per detector (SIFT also with its words).
 
     .venv/bin/python experiments/benchmarks/verify.py              # ~2 min
     .venv/bin/python experiments/benchmarks/verify.py --threads 1 --no-mlflow
@@ -130,6 +131,17 @@ def main() -> None:
         figures["max_inliers_wrong"] = float(max(n for i, n in enumerate(n_ours) if i != 7))
         figures["max_inliers_wrong_plain_opencv"] = float(max(n for i, n in enumerate(n_ref) if i != 7))
 
+        # 1b. the word shortlist: the query's key-points voting over the inverted file of the 50 images
+        worded = store.with_words(cfg.visual_words)
+        t_words = []
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            votes = worded.word_votes(q.vectors, cfg.words_probes, cfg.ratio)
+            t_words.append(time.perf_counter() - t)
+        figures["ms_word_votes_per_query"] = 1000 * float(np.median(t_words))
+        figures["word_votes_true_match"] = float(votes[7])
+        figures["word_votes_best_wrong"] = float(np.delete(votes, 7).max())
+
         # 2. the whole query, M = 50, through the Retriever
         paths = []
         for i, im in enumerate(images):
@@ -155,6 +167,7 @@ def main() -> None:
         for det in ("sift", "orb", "akaze"):
             s = LocalFeatureStore.extract(images[:10], LocalFeatureExtractor(det, args.keypoints, 1024))
             figures[f"bytes_per_image_{det}"] = s.bytes_per_item()
+        figures["bytes_per_image_sift_with_words"] = worded.bytes_per_item()
     print(f"threads={args.threads}, candidates={m}, key-points/query={figures['keypoints_query']:.0f}, "
           f"key-points/image={figures['keypoints_per_image']:.0f}")
     for k, v in figures.items():

@@ -99,7 +99,8 @@ def test_verification_and_objects_find_all_three_products(photo_index):
     top3 = {os.path.basename(h["path"]) for h in found["results"][:3]}
     assert top3 == {"p2.png", "p3.png", "p5.png"}
     assert all(h["inliers"] >= 15 for h in found["results"][:3])
-    assert found["results"][0]["score"] > 1 >= found["results"][3]["score"]
+    # verified hits score above 1.05, above any unverified one (voted-for word candidates: (1, 1.05))
+    assert found["results"][2]["score"] > 1.05 >= found["results"][3]["score"]
     truth = dict(zip(["p2.png", "p3.png", "p5.png"], boxes))
     hit = set()
     for obj in found["objects"]:
@@ -124,6 +125,31 @@ def test_verification_alone_reranks_the_global_list(photo_index):
     hits = r.search(shot, top_k=N_PRODUCTS)
     assert {os.path.basename(h["path"]) for h in hits[:3]} == {"p2.png", "p3.png", "p5.png"}
     assert r.search_objects(shot, 3)["results"] == hits[:3]
+
+
+def test_word_shortlist_recovers_products_the_global_shortlist_misses(photo_index):
+    from dfcnn.retrieval.retriever import Retriever
+
+    _, index_dir, _, shot, _ = photo_index
+    products = {"p2.png", "p3.png", "p5.png"}
+    narrow = Retriever.from_index(index_dir, overrides={"verify": {"enabled": True, "top_m": 1, "words_top_m": 0}})
+    hits = narrow.search(shot, top_k=N_PRODUCTS)
+    assert sum(h.get("inliers", 0) >= 15 for h in hits) <= 1  # one global candidate verified at most
+    r = Retriever.from_index(index_dir, overrides={"verify": {"enabled": True, "top_m": 1, "words_top_m": 3}})
+    hits = r.search(shot, top_k=N_PRODUCTS)
+    assert {os.path.basename(h["path"]) for h in hits[:3]} == products
+    assert all(h["inliers"] >= 15 for h in hits[:3]) and r.counts["verify/word_candidates"] == 3
+
+
+def test_indexes_from_before_the_word_shortlist_still_load():
+    from dataclasses import asdict
+
+    from dfcnn.retrieval.store import stored_settings
+
+    old = asdict(RetrievalConfig(verify=VerifyConfig(local_features=True)))
+    del old["verify"]["visual_words"], old["verify"]["words_top_m"], old["verify"]["words_probes"]
+    settings = stored_settings({"retrieval": old})
+    assert settings.verify.visual_words == 0 and settings.verify.words_top_m == VerifyConfig().words_top_m
 
 
 def test_small_box_and_flat_photo_fall_back(photo_index, tmp_path):
@@ -166,8 +192,12 @@ def test_add_extends_the_local_features(photo_index, tmp_path):
     product(99).save(extra)
     assert r.add([ImageRecord(path=str(extra), label="new", labels=("new",))]) == 1
     assert len(r.local) == N_PRODUCTS + 1 and len(r.local.get(N_PRODUCTS)) > 50
+    assert r.local.words.n_points == len(r.local.keypoints)  # the new key-points are filed under the same words
     r.save(tmp_path / "grown")
-    assert len(Retriever.from_index(tmp_path / "grown").local) == N_PRODUCTS + 1
+    grown = Retriever.from_index(tmp_path / "grown").local
+    assert len(grown) == N_PRODUCTS + 1 and grown.words.n_points == len(grown.keypoints)
+    own = grown.match_rows(np.arange(grown.offsets[N_PRODUCTS], grown.offsets[N_PRODUCTS + 1]))
+    assert int(grown.word_votes(own, 4, 0.8).argmax()) == N_PRODUCTS
 
 
 def test_dfcnn_search_writes_objects_lines(photo_index, tmp_path):

@@ -16,6 +16,7 @@ from dfcnn.retrieval.verify import (
     mutual_ratio_matches,
     plausible_homography,
     verified_score,
+    voted_score,
 )
 
 PRODUCTS = [product(s) for s in range(5)]
@@ -55,6 +56,13 @@ def test_verified_score_by_hand():
     assert verified_score(15, -1.0, 15, 25.0, 0.2) > 0.99  # any verified candidate beats every unverified one
 
 
+def test_voted_score_by_hand():
+    assert voted_score(10, 3) == pytest.approx(1.025)  # 1 + 0.05 * 10 / 20
+    assert voted_score(2, 3) is None and voted_score(50, 0) is None
+    assert 1.0 < voted_score(3, 3) < voted_score(4, 3) < 1.05
+    assert verified_score(10, -1.0, 10, 25.0, 0.2) > 1.05  # every verified candidate stays above the voted ones
+
+
 def test_homography_plausibility():
     assert plausible_homography(np.eye(3), (100, 80))
     mirror = np.diag([-1.0, 1.0, 1.0])
@@ -64,6 +72,12 @@ def test_homography_plausibility():
     assert not plausible_homography(np.full((3, 3), np.nan), (100, 80))
     twisted = np.array([[1, 0, 0], [0, 1, 0], [0.02, 0, 1]], float)  # sends a corner behind the camera
     assert not plausible_homography(twisted, (100, 80))
+    # judged where its inliers are: the same H is fine over a support near the origin
+    support = np.array([[0, 0], [30, 0], [30, 30], [0, 30], [12, 7]], float)
+    assert plausible_homography(twisted, (100, 80), support)
+    assert not plausible_homography(mirror, (100, 80), support)
+    assert plausible_homography(-np.eye(3), (100, 80))  # H is known up to sign
+    assert not plausible_homography(np.eye(3), (100, 80), np.array([[5, 5], [5, 5], [5, 5], [5, 5]], float))  # no extent
     assert convex_quad(np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float))
     assert not convex_quad(np.array([[0, 0], [1, 1], [1, 0], [0, 1]], float))  # bow-tie
 

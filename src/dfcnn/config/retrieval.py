@@ -27,22 +27,27 @@ class VerifyConfig:
     detector: str = "sift"  # sift | orb | akaze | surf
     max_keypoints: int = 1000  # strongest key-points kept per database image
     max_side: int = 1024  # images shrunk to this longer side before detection
+    visual_words: int = 1024  # cells of the key-point inverted file behind the word shortlist (0 = none)
     # --- free at search time ---
     enabled: bool = False  # re-rank the top-M by RANSAC homography inliers (needs local_features)
     top_m: int = 50  # shortlist verified
-    query_max_keypoints: int = 2000  # strongest key-points of a query photo
+    words_top_m: int = 20  # items most voted for by the query's key-points, added to the shortlist (0 = off)
+    words_probes: int = 4  # inverted-file cells searched per query key-point
+    words_min_votes: int = 3  # unverified word candidates with this many votes rank after the verified, before the rest (0 = never)
+    query_max_keypoints: int = 4000  # strongest key-points of a query photo
+    query_contrast_threshold: float = 0.01  # SIFT's contrastThreshold on query photos (OpenCV's default 0.04 finds too few on blurred, glared products)
     query_max_side: int = 1280
     ratio: float = 0.8  # Lowe's ratio test on mutual nearest neighbours
     mutual: bool = True  # keep only mutual nearest neighbours
     ransac: str = "usac_magsac"  # ransac | rho | lmeds | usac_default | usac_magsac | usac_accurate | usac_fast
     ransac_px: float = 6.0  # reprojection threshold, query pixels
     ransac_iters: int = 2000
-    min_inliers: int = 15  # below this a candidate keeps its global score and order
+    min_inliers: int = 10  # below this a candidate keeps its global score and order
     inlier_scale: float = 25.0  # tau of the inlier term 1 - exp(-inliers / tau)
     global_weight: float = 0.2  # lambda: verified score = 1 + (1 - lambda)(1 - exp(-n/tau)) + lambda * global
 
 
-VERIFY_INDEX_TIME_KEYS = ("local_features", "detector", "max_keypoints", "max_side")
+VERIFY_INDEX_TIME_KEYS = ("local_features", "detector", "max_keypoints", "max_side", "visual_words")
 
 
 @dataclass

@@ -7,6 +7,7 @@ Layout under ``<index_dir>/local/``::
     keypoints.npy     float16 [T, 2]: x, y in the detector frame (longer side ≤ max_side, so ≤ 0.5 px error)
     descriptors.npy   uint8 [T, D] (SIFT 128, ORB 32, AKAZE 61) or float16 [T, 64] (SURF)
     sizes.npy         uint16 [N, 2]: (w, h) of each image in the detector frame
+    words/            (visual_words > 0) vocabulary + inverted file of the key-points (visual_words.py)
 
 Opened with ``mmap_mode="r"``, so a search touches only the rows of its shortlist and a large
 index never loads every key-point into memory.
@@ -23,7 +24,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dfcnn.persist import atomic_save_npy, atomic_write_text, load_format_json
-from dfcnn.retrieval.verify import LocalFeatureExtractor, LocalFeatures, descriptor_spec
+from dfcnn.retrieval.verify import (
+    LocalFeatureExtractor,
+    LocalFeatures,
+    descriptor_spec,
+    match_vectors,
+)
+from dfcnn.retrieval.visual_words import WORDS_DIR, VisualWords
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +42,8 @@ FILES = ("offsets.npy", "keypoints.npy", "descriptors.npy", "sizes.npy")
 class LocalFeatureStore:
     """Per-image key-points of an index, in id order."""
 
-    def __init__(self, meta: dict, offsets: np.ndarray, keypoints: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray):
+    def __init__(self, meta: dict, offsets: np.ndarray, keypoints: np.ndarray, descriptors: np.ndarray, sizes: np.ndarray,
+                 words: VisualWords | None = None):
         n = len(offsets) - 1
         if n < 0 or len(sizes) != n or int(offsets[-1]) != len(keypoints) or len(descriptors) != len(keypoints):
             raise ValueError(f"local features disagree: {n} items, {len(sizes)} sizes, offsets end {int(offsets[-1]) if n >= 0 else None}, "
@@ -44,7 +52,11 @@ class LocalFeatureStore:
         if descriptors.shape[1:] != (dim,) or descriptors.dtype != np.dtype(dtype):
             raise ValueError(f"descriptors are {descriptors.dtype} {descriptors.shape[1:]}, {meta['detector']} needs {dtype} ({dim},)")
         self.meta = dict(meta)
+        if words is not None and words.n_points != len(keypoints):
+            raise ValueError(f"the visual words file {words.n_points} key-points, the store holds {len(keypoints)}")
+        self.meta = {**self.meta, "visual_words": words.n_words if words is not None else 0}
         self.offsets, self.keypoints, self.descriptors, self.sizes = offsets, keypoints, descriptors, sizes
+        self.words = words
 
     # -- building --------------------------------------------------------------------------------
     @classmethod
@@ -62,6 +74,12 @@ class LocalFeatureStore:
         meta = {"format": FORMAT, **extractor.info}
         return cls(meta, offsets, keypoints, descriptors, sizes)
 
+    def with_words(self, n_words: int, seed: int = 0) -> LocalFeatureStore:
+        """This store with a visual-word inverted file of ``n_words`` cells (fewer for a small store;
+        none for ``n_words`` 0 or too few key-points) behind the word shortlist."""
+        words = VisualWords.build(self.match_rows, len(self.keypoints), n_words, seed) if n_words > 0 else None
+        return LocalFeatureStore(self.meta, self.offsets, self.keypoints, self.descriptors, self.sizes, words)
+
     @classmethod
     def extract(cls, images: Iterable, extractor: LocalFeatureExtractor, total: int | None = None) -> LocalFeatureStore:
         """Features of each image (PIL image, or None for one that could not be read: no key-points)."""
@@ -77,9 +95,12 @@ class LocalFeatureStore:
             raise ValueError(f"cannot join local features of different settings: {[self.meta.get(k) for k in keys]} "
                              f"vs {[other.meta.get(k) for k in keys]}")
         offsets = np.concatenate([self.offsets[:-1], other.offsets + self.offsets[-1]]).astype(np.int64)
+        words = None
+        if self.words is not None:  # same vocabulary; the new key-points are filed after the stored ones
+            words = self.words.extended(other.match_rows(np.arange(len(other.keypoints))))
         return LocalFeatureStore(self.meta, offsets, np.concatenate([self.keypoints, other.keypoints]),
                                  np.concatenate([self.descriptors, other.descriptors]),
-                                 np.concatenate([self.sizes, other.sizes]))
+                                 np.concatenate([self.sizes, other.sizes]), words)
 
     # -- reading ---------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -97,8 +118,21 @@ class LocalFeatureStore:
         w, h = (int(v) for v in self.sizes[i])
         return LocalFeatures(np.asarray(self.keypoints[a:b], np.float32), np.array(self.descriptors[a:b]), (w, h))
 
+    def match_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Match vectors (RootSIFT etc., verify.match_vectors) of stored key-point rows."""
+        return match_vectors(np.asarray(self.descriptors[np.asarray(rows)]), self.detector)
+
+    def word_votes(self, vectors: np.ndarray, probes: int, ratio: float) -> np.ndarray:
+        """Per item, how many of a query's key-points (match vectors) vote for it (VisualWords.votes)."""
+        if self.words is None:
+            return np.zeros(len(self), np.float64)
+        return self.words.votes(vectors, self.match_rows, self.offsets, probes, ratio)
+
     def nbytes(self) -> int:
-        return int(sum(a.nbytes for a in (self.offsets, self.keypoints, self.descriptors, self.sizes)))
+        arrays = [self.offsets, self.keypoints, self.descriptors, self.sizes]
+        if self.words is not None:
+            arrays += [self.words.vocabulary, self.words.ivf_offsets, self.words.ivf_points]
+        return int(sum(a.nbytes for a in arrays))
 
     def bytes_per_item(self) -> float:
         return self.nbytes() / max(len(self), 1)
@@ -112,6 +146,8 @@ class LocalFeatureStore:
             atomic_save_npy(os.path.join(directory, name), np.ascontiguousarray(arr))
         meta = {**self.meta, "n_items": len(self), "n_keypoints": int(self.offsets[-1]),
                 "bytes_per_item": round(self.bytes_per_item(), 1)}
+        if self.words is not None:
+            self.words.save(os.path.join(directory, WORDS_DIR))
         atomic_write_text(os.path.join(directory, "local.json"), json.dumps(meta, indent=2))
         return [*FILES, "local.json"]
 
@@ -121,11 +157,10 @@ class LocalFeatureStore:
         arrays = [np.load(os.path.join(directory, name), allow_pickle=False, mmap_mode="r" if mmap else None)
                   for name in FILES]
         offsets = np.asarray(arrays[0], np.int64)  # small: N + 1 integers
-        return cls(meta, offsets, arrays[1], arrays[2], np.asarray(arrays[3]))
-
-    def matches_settings(self, cfg) -> bool:
-        return (self.meta.get("detector"), self.meta.get("max_keypoints"), self.meta.get("max_side")) == (
-            cfg.detector, int(cfg.max_keypoints), int(cfg.max_side))
+        words = None
+        if int(meta.get("visual_words", 0)) > 0:
+            words = VisualWords.load(os.path.join(directory, WORDS_DIR), mmap=mmap)
+        return cls(meta, offsets, arrays[1], arrays[2], np.asarray(arrays[3]), words)
 
 
 def extractor_for(cfg) -> LocalFeatureExtractor:

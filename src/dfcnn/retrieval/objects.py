@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from dfcnn.retrieval.verify import Verification, verified_score
+from dfcnn.retrieval.verify import Verification, verified_score, voted_score
 
 log = logging.getLogger(__name__)
 
@@ -230,14 +230,28 @@ class PhotoSearch:
         objects = []
         if verifier is not None:
             qf = verifier.prepare_query(image)
+            votes = verifier.word_shortlist(qf)
             shortlist = list(dict.fromkeys([int(i) for i in whole[1][: vcfg.top_m] if i >= 0]
-                                           + [int(i) for s, ids in per_region for i in ids[: settings.object_top_m] if i >= 0]))
+                                           + [int(i) for s, ids in per_region for i in ids[: settings.object_top_m] if i >= 0]
+                                           + list(votes)))
             gscore = dict(zip((int(i) for i in merged[1]), merged[0]))
             if len(qf) >= 4:
                 for i in shortlist:
                     cache[i] = verifier.verify(qf, i)
-            scores = [verified_score(cache[i].inliers if i in cache else 0, gscore[i], vcfg.min_inliers,
-                                     vcfg.inlier_scale, vcfg.global_weight) for i in shortlist]
+            scores = {}
+            floor = float(np.min(merged[0])) if len(merged[0]) else 0.0
+            for i in shortlist:
+                n = cache[i].inliers if i in cache else 0
+                voted = voted_score(votes.get(i, 0), int(vcfg.words_min_votes)) if n < vcfg.min_inliers else None
+                if voted is not None:
+                    scores[i] = voted
+                elif i in gscore or n >= vcfg.min_inliers:
+                    # a word candidate outside every global list gets the lowest listed global score,
+                    # an upper bound of its own in the whole photo's ranking
+                    scores[i] = verified_score(n, gscore.get(i, floor), vcfg.min_inliers, vcfg.inlier_scale,
+                                               vcfg.global_weight)
+            shortlist = list(scores)
+            scores = [scores[i] for i in shortlist]
             order = np.argsort(-np.asarray(scores), kind="stable")
             head_ids = [shortlist[k] for k in order]
             listed = set(shortlist)

@@ -73,7 +73,8 @@ class Retriever:
         _check_dim(describer, vectors)
         retriever = cls(describer, SearchEngine.build(vectors, settings), kept, method)
         if settings.verify.local_features or settings.verify.enabled:
-            retriever.local = retriever._extract_local(kept, skip_log)
+            words = int(settings.verify.visual_words)  # the word shortlist's inverted file (seeded: reproducible)
+            retriever.local = retriever._extract_local(kept, skip_log).with_words(words, seed=0)
         return retriever
 
     def _extract_local(self, records: Sequence[ImageRecord], skip_log=None) -> LocalFeatureStore:

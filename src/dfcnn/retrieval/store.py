@@ -160,4 +160,7 @@ def read_records(index_dir: str | os.PathLike) -> list[ImageRecord]:
 def stored_settings(manifest: dict) -> RetrievalConfig:
     from dfcnn.retrieval.engine import settings_from
 
-    return settings_from(manifest["retrieval"])
+    stored = dict(manifest["retrieval"])
+    if isinstance(stored.get("verify"), dict) and "visual_words" not in stored["verify"]:
+        stored["verify"] = {**stored["verify"], "visual_words": 0}  # built before the word shortlist existed
+    return settings_from(stored)
