@@ -4,7 +4,8 @@
    descriptors, RootSIFT, one BLAS product for mutual NN + ratio, USAC-MAGSAC homography, plausibility
    checks) vs a plain ``cv2.BFMatcher.knnMatch`` + ratio test + ``cv2.findHomography(RANSAC)`` loop
    over the same candidates (target: ratio ≤ 1). Medians of interleaved repeats.
-1b. The word shortlist: the query's key-points voting over the visual-word inverted file.
+1b. The word shortlist: the query's key-points voting over the visual-word inverted file, also on
+    larger indexes tiled from the same posters (``--scale-tiles``).
 2. A whole query with M = 50: decode → CNN descriptor → global search → query key-points → word
    votes → verification of the shortlist, on ``--threads`` cores (target: < 1.5 s on 2 cores).
 3. Bytes per indexed image of the stored local features, per detector (SIFT also with its words).
@@ -73,12 +74,29 @@ def plain_loop(q_kp, q_desc, candidates, ratio: float = 0.8) -> list[int]:
     return out
 
 
+def tiled(store, tiles: int):
+    """A store of ``tiles`` copies of ``store``'s items, descriptors jittered by ±1 so that copies differ
+    (timing only: the copies' votes split between them)."""
+    from dfcnn.retrieval.local_store import LocalFeatureStore
+
+    rng = np.random.default_rng(0)
+    desc = np.concatenate([np.clip(np.asarray(store.descriptors, np.int16)
+                                   + rng.integers(-1, 2, store.descriptors.shape), 0, 255).astype(np.uint8)
+                           for _ in range(tiles)])
+    n = len(store.keypoints)
+    offsets = np.concatenate([store.offsets[:-1] + k * n for k in range(tiles)] + [[tiles * n]]).astype(np.int64)
+    return LocalFeatureStore(store.meta, offsets, np.tile(np.asarray(store.keypoints), (tiles, 1)), desc,
+                             np.tile(np.asarray(store.sizes), (tiles, 1)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--candidates", type=int, default=50)
     ap.add_argument("--keypoints", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--scale-tiles", type=int, nargs="*", default=[4, 16],
+                    help="word-vote time on indexes of 50 x TILES images (tiled, jittered key-points)")
     ap.add_argument("--no-mlflow", action="store_true")
     args = ap.parse_args()
     import cv2
@@ -141,6 +159,17 @@ def main() -> None:
         figures["ms_word_votes_per_query"] = 1000 * float(np.median(t_words))
         figures["word_votes_true_match"] = float(votes[7])
         figures["word_votes_best_wrong"] = float(np.delete(votes, 7).max())
+        for tiles in args.scale_tiles:  # larger indexes: the 50 posters' key-points tiled, jittered by ±1
+            big = tiled(store, tiles)
+            t = time.perf_counter()
+            big = big.with_words(cfg.visual_words)
+            figures[f"s_words_build_{len(big)}_images"] = time.perf_counter() - t
+            t_big = []
+            for _ in range(args.repeats):
+                t = time.perf_counter()
+                big.word_votes(q.vectors, cfg.words_probes, cfg.ratio)
+                t_big.append(time.perf_counter() - t)
+            figures[f"ms_word_votes_{len(big)}_images"] = 1000 * float(np.median(t_big))
 
         # 2. the whole query, M = 50, through the Retriever
         paths = []
