@@ -56,3 +56,14 @@ def test_concat_and_bad_index(store):
 def test_inconsistent_arrays_are_refused(store):
     with pytest.raises(ValueError, match="disagree"):
         LocalFeatureStore(store.meta, store.offsets[:-1], store.keypoints, store.descriptors, store.sizes)
+
+
+def test_lower_sift_contrast_finds_more_keypoints_and_is_part_of_the_settings(store):
+    plain = product(5).resize((120, 90))  # a small picture: few key-points at OpenCV's default contrast
+    default = LocalFeatureExtractor("sift", 1000, 512).extract(plain)
+    sensitive = LocalFeatureExtractor("sift", 1000, 512, contrast_threshold=0.01).extract(plain)
+    assert len(sensitive) > len(default) > 0
+    assert store.meta["contrast_threshold"] == 0.04  # None asks for OpenCV's default
+    lower = LocalFeatureStore.extract([product(0)], LocalFeatureExtractor("sift", 300, 512, contrast_threshold=0.02))
+    with pytest.raises(ValueError, match="different settings"):
+        store.concat(lower)

@@ -147,9 +147,11 @@ def test_indexes_from_before_the_word_shortlist_still_load():
     from dfcnn.retrieval.store import stored_settings
 
     old = asdict(RetrievalConfig(verify=VerifyConfig(local_features=True)))
-    del old["verify"]["visual_words"], old["verify"]["words_top_m"], old["verify"]["words_probes"]
+    for key in ("visual_words", "contrast_threshold", "words_top_m", "words_probes"):
+        del old["verify"][key]
     settings = stored_settings({"retrieval": old})
     assert settings.verify.visual_words == 0 and settings.verify.words_top_m == VerifyConfig().words_top_m
+    assert settings.verify.contrast_threshold == 0.04  # OpenCV's default, what such indexes were built with
 
 
 def test_small_box_and_flat_photo_fall_back(photo_index, tmp_path):

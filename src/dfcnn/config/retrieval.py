@@ -27,6 +27,7 @@ class VerifyConfig:
     detector: str = "sift"  # sift | orb | akaze | surf
     max_keypoints: int = 1000  # strongest key-points kept per database image
     max_side: int = 1024  # images shrunk to this longer side before detection
+    contrast_threshold: float = 0.02  # SIFT's contrastThreshold on database images (OpenCV's default 0.04 leaves plain pictures < 50 key-points)
     visual_words: int = 1024  # cells of the key-point inverted file behind the word shortlist (0 = none)
     # --- free at search time ---
     enabled: bool = False  # re-rank the top-M by RANSAC homography inliers (needs local_features)
@@ -47,7 +48,8 @@ class VerifyConfig:
     global_weight: float = 0.2  # lambda: verified score = 1 + (1 - lambda)(1 - exp(-n/tau)) + lambda * global
 
 
-VERIFY_INDEX_TIME_KEYS = ("local_features", "detector", "max_keypoints", "max_side", "visual_words")
+VERIFY_INDEX_TIME_KEYS = ("local_features", "detector", "max_keypoints", "max_side", "contrast_threshold",
+                          "visual_words")
 
 
 @dataclass

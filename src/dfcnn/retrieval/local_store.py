@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from dfcnn.persist import atomic_save_npy, atomic_write_text, load_format_json
 from dfcnn.retrieval.verify import (
+    SIFT_CONTRAST,
     LocalFeatureExtractor,
     LocalFeatures,
     descriptor_spec,
@@ -52,6 +53,8 @@ class LocalFeatureStore:
         if descriptors.shape[1:] != (dim,) or descriptors.dtype != np.dtype(dtype):
             raise ValueError(f"descriptors are {descriptors.dtype} {descriptors.shape[1:]}, {meta['detector']} needs {dtype} ({dim},)")
         self.meta = dict(meta)
+        # stores written before the key existed were detected at OpenCV's default
+        self.meta.setdefault("contrast_threshold", SIFT_CONTRAST if meta["detector"] == "sift" else None)
         if words is not None and words.n_points != len(keypoints):
             raise ValueError(f"the visual words file {words.n_points} key-points, the store holds {len(keypoints)}")
         self.meta = {**self.meta, "visual_words": words.n_words if words is not None else 0}
@@ -90,7 +93,7 @@ class LocalFeatureStore:
 
     def concat(self, other: LocalFeatureStore) -> LocalFeatureStore:
         """This store followed by ``other`` (same detector settings), for ``Retriever.add``."""
-        keys = ("detector", "max_keypoints", "max_side")
+        keys = ("detector", "max_keypoints", "max_side", "contrast_threshold")
         if any(self.meta.get(k) != other.meta.get(k) for k in keys):
             raise ValueError(f"cannot join local features of different settings: {[self.meta.get(k) for k in keys]} "
                              f"vs {[other.meta.get(k) for k in keys]}")
@@ -165,4 +168,4 @@ class LocalFeatureStore:
 
 def extractor_for(cfg) -> LocalFeatureExtractor:
     """The database-side extractor of a ``retrieval.verify`` config."""
-    return LocalFeatureExtractor(cfg.detector, int(cfg.max_keypoints), int(cfg.max_side))
+    return LocalFeatureExtractor(cfg.detector, int(cfg.max_keypoints), int(cfg.max_side), float(cfg.contrast_threshold))

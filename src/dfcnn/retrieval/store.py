@@ -161,6 +161,6 @@ def stored_settings(manifest: dict) -> RetrievalConfig:
     from dfcnn.retrieval.engine import settings_from
 
     stored = dict(manifest["retrieval"])
-    if isinstance(stored.get("verify"), dict) and "visual_words" not in stored["verify"]:
-        stored["verify"] = {**stored["verify"], "visual_words": 0}  # built before the word shortlist existed
+    if isinstance(stored.get("verify"), dict):  # keys added after the index was built: what it was built with
+        stored["verify"] = {"visual_words": 0, "contrast_threshold": 0.04, **stored["verify"]}
     return settings_from(stored)

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 DETECTORS = ("sift", "orb", "akaze", "surf")
 BINARY = frozenset({"orb", "akaze"})
 MIN_MATCHES = 4  # a homography needs four correspondences
+SIFT_CONTRAST = 0.04  # OpenCV's default contrastThreshold
 MAX_SCALE = 12.0  # a homography scaling its supported area by more than MAX_SCALE² either way is degenerate
 
 #: fallback and outcome counters (``Verifier.counts``)
@@ -87,14 +88,16 @@ class LocalFeatureExtractor:
         self.detector = detector
         self.max_keypoints = int(max_keypoints)
         self.max_side = int(max_side or 0)
-        self.contrast_threshold = contrast_threshold  # SIFT only; None = OpenCV's default (0.04)
+        # SIFT only (None for the others); None asks for OpenCV's default
+        self.contrast_threshold = (SIFT_CONTRAST if contrast_threshold is None else float(contrast_threshold)) \
+            if detector == "sift" else None
         self._cv = None
         self._surf = None
 
     @property
     def info(self) -> dict:
         out = {"detector": self.detector, "max_keypoints": self.max_keypoints, "max_side": self.max_side,
-               "descriptor_dim": self.dim, "descriptor_dtype": self.dtype}
+               "contrast_threshold": self.contrast_threshold, "descriptor_dim": self.dim, "descriptor_dtype": self.dtype}
         if self.detector == "surf":
             out["surf_implementation"] = self._surf_extractor().implementation
         return out
@@ -111,8 +114,7 @@ class LocalFeatureExtractor:
             import cv2
 
             if self.detector == "sift":
-                extra = {} if self.contrast_threshold is None else {"contrastThreshold": float(self.contrast_threshold)}
-                self._cv = cv2.SIFT_create(nfeatures=self.max_keypoints, **extra)
+                self._cv = cv2.SIFT_create(nfeatures=self.max_keypoints, contrastThreshold=self.contrast_threshold)
             elif self.detector == "orb":
                 self._cv = cv2.ORB_create(nfeatures=self.max_keypoints)
             else:  # OpenCV 5 moved AKAZE to the contrib module xfeatures2d
