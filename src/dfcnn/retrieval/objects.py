@@ -250,14 +250,9 @@ class PhotoSearch:
                     # an upper bound of its own in the whole photo's ranking
                     scores[i] = verified_score(n, gscore.get(i, floor), vcfg.min_inliers, vcfg.inlier_scale,
                                                vcfg.global_weight)
-            shortlist = list(scores)
-            scores = [scores[i] for i in shortlist]
-            order = np.argsort(-np.asarray(scores), kind="stable")
-            head_ids = [shortlist[k] for k in order]
-            listed = set(shortlist)
-            rest = [(s, int(i)) for s, i in zip(*merged) if int(i) not in listed]
-            merged = (np.array([scores[k] for k in order] + [s for s, _ in rest], np.float64),
-                      np.array(head_ids + [i for _, i in rest], np.int64))
+            head = sorted(scores.items(), key=lambda t: -t[1])  # stable: ties keep the shortlist's order
+            rest = [(int(i), s) for s, i in zip(*merged) if int(i) not in scores]
+            merged = (np.array([s for _, s in head + rest], np.float64), np.array([i for i, _ in head + rest], np.int64))
             regions = regions + self._verified_objects(regions, cache, vcfg.min_inliers)
             for b, ranking in zip(regions, per_region + [None] * (len(regions) - len(per_region))):
                 objects.append({"box": b, "results": self._region_ranking(b, ranking, merged, cache, qf.xy, top_k)})

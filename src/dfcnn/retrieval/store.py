@@ -159,8 +159,9 @@ def read_records(index_dir: str | os.PathLike) -> list[ImageRecord]:
 
 def stored_settings(manifest: dict) -> RetrievalConfig:
     from dfcnn.retrieval.engine import settings_from
+    from dfcnn.retrieval.verify import SIFT_CONTRAST
 
     stored = dict(manifest["retrieval"])
     if isinstance(stored.get("verify"), dict):  # keys added after the index was built: what it was built with
-        stored["verify"] = {"visual_words": 0, "contrast_threshold": 0.04, **stored["verify"]}
+        stored["verify"] = {"visual_words": 0, "contrast_threshold": SIFT_CONTRAST, **stored["verify"]}
     return settings_from(stored)

@@ -176,7 +176,8 @@ def _distances(sims: np.ndarray, detector: str, n_bits: int) -> np.ndarray:
 def mutual_ratio_matches(qv: np.ndarray, dv: np.ndarray, detector: str, ratio: float = 0.8,
                          mutual: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Query/candidate index pairs that pass Lowe's ratio test (and, if ``mutual``, are each
-    other's nearest neighbours), from one [n, m] similarity product."""
+    other's nearest neighbours): one [n, m] similarity product, then a product of the ratio-test
+    survivors' candidate rows for the mutual check."""
     if len(qv) == 0 or len(dv) < 2:
         empty = np.zeros(0, np.int64)
         return empty, empty
